@@ -1,0 +1,47 @@
+"""The one place that maps an algorithm name to its config class and factory."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from jaxrl.agents.base import Agent
+from jaxrl.agents.cql import CalQLConfig, CQLConfig, make_calql, make_cql
+from jaxrl.agents.iql import IQLConfig, make_iql
+from jaxrl.agents.sac import SACConfig, make_sac
+from jaxrl.specs import EnvSpec
+
+#: name -> (config class, factory)
+AGENTS: dict[str, tuple[type, Callable[[Any, EnvSpec], Agent]]] = {
+    "iql": (IQLConfig, make_iql),
+    "cql": (CQLConfig, make_cql),
+    "calql": (CalQLConfig, make_calql),
+    "sac": (SACConfig, make_sac),
+}
+
+
+def agent_config(name: str, overrides: dict[str, Any] | None = None):
+    """The config dataclass of algorithm `name` with `overrides` applied, checked field by field."""
+    if name not in AGENTS:
+        raise ValueError(f"unknown algorithm {name!r}; allowed: {sorted(AGENTS)}")
+    cls = AGENTS[name][0]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"unknown field(s) {unknown} for algorithm {name!r}; allowed: {sorted(fields)}"
+        )
+    for k, v in list(overrides.items()):
+        default = fields[k].default
+        if isinstance(default, tuple) and isinstance(v, list):
+            overrides[k] = tuple(v)
+    return cls(**overrides)
+
+
+def make_agent(name: str, config: Any, spec: EnvSpec) -> Agent:
+    """`make_<name>(config, spec)`."""
+    if name not in AGENTS:
+        raise ValueError(f"unknown algorithm {name!r}; allowed: {sorted(AGENTS)}")
+    return AGENTS[name][1](config, spec)

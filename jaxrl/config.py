@@ -1,0 +1,147 @@
+"""The run configuration: one frozen dataclass tree, checked before anything compiles."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from jaxrl.agents.registry import AGENTS, agent_config
+from jaxrl.buffers.mixer import RETENTION_MODES
+from jaxrl.envs.registry import TASKS
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message names the field and the allowed values."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """An offline→online run, vmapped over `seeds`.
+
+    Static fields (sizes, step counts, modes) shape the compiled program; `offline_ratio` and
+    every field of `agent` that is not marked static are dynamic leaves.
+    """
+
+    algo: str = "iql"  # algorithm name (see jaxrl.agents.AGENTS)
+    agent: Any = None  # the algorithm's config dataclass; None means its defaults
+    task: str = "halfcheetah"  # registered Brax task (see jaxrl.envs.TASKS)
+    dataset: str = "halfcheetah-medium-v0"  # dataset name in the cache, or a file path; "" for none
+    dataset_preset: str = "cpu"  # preset used if the named dataset must be generated first
+    seeds: tuple[int, ...] = (0, 1, 2, 3)  # one run per seed, vmapped
+    batch_size: int = 256  # transitions per gradient step
+    offline_steps: int = 20_000  # gradient steps on the dataset
+    online_steps: int = 20_000  # environment steps per run after the switch (all envs together)
+    num_envs: int = 1  # parallel environments per run online
+    utd: int = 1  # gradient steps per environment step (of all num_envs envs)
+    chunk_length: int = 1_000  # steps compiled into one chunk (gradient steps offline, env steps online)
+    retention: str = "append"  # offline data online: "append" | "mixed" | "none"
+    offline_ratio: float = 0.5  # share of offline rows in a batch when retention == "mixed"
+    buffer_capacity: int = 0  # online buffer rows; 0 means online_steps (rounded up to num_envs)
+    warmup_steps: int = 0  # online env steps collected before the first update
+    warmup_policy: str = "agent"  # "agent" (WSRL: frozen pre-trained policy) | "random" (RLPD)
+    reward_scale: float = 1.0  # r ← r · scale + bias, offline and online alike
+    reward_bias: float = 0.0
+    eval_every: int = 5_000  # steps between evaluations (a multiple of chunk_length)
+    eval_episodes: int = 5  # deterministic-policy episodes per evaluation and run
+    episode_length: int = 0  # 0 means the task's registered time limit
+
+    def agent_config(self):
+        return self.agent if self.agent is not None else agent_config(self.algo)
+
+    @property
+    def num_runs(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def capacity(self) -> int:
+        cap = self.buffer_capacity or max(self.online_steps, self.num_envs)
+        return -(-cap // self.num_envs) * self.num_envs
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["agent"] = dataclasses.asdict(self.agent_config())
+        return d
+
+
+def _allowed(name: str, value: Any, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not allowed; allowed values: {sorted(allowed)}")
+
+
+def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
+    """Raises `ConfigError` naming the first impossible setting; nothing has compiled yet."""
+    _allowed("algo", config.algo, AGENTS)
+    _allowed("task", config.task, TASKS)
+    _allowed("retention", config.retention, RETENTION_MODES)
+    _allowed("warmup_policy", config.warmup_policy, ("agent", "random"))
+    if not isinstance(config.agent_config(), AGENTS[config.algo][0]):
+        raise ConfigError(
+            f"agent config is a {type(config.agent_config()).__name__}, but algo={config.algo!r} "
+            f"needs a {AGENTS[config.algo][0].__name__}"
+        )
+    if not config.seeds:
+        raise ConfigError("seeds is empty; give at least one seed, e.g. seeds=(0,)")
+    if len(set(config.seeds)) != len(config.seeds):
+        raise ConfigError(f"seeds={config.seeds} has duplicates; each run needs its own seed")
+    positive = ("batch_size", "num_envs", "utd", "chunk_length", "eval_episodes")
+    for name in positive:
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"{name}={getattr(config, name)} must be a positive integer")
+    for name in ("offline_steps", "online_steps", "warmup_steps", "buffer_capacity",
+                 "episode_length", "eval_every"):
+        if getattr(config, name) < 0:
+            raise ConfigError(f"{name}={getattr(config, name)} must be >= 0")
+    if config.offline_steps + config.online_steps == 0:
+        raise ConfigError("offline_steps and online_steps are both 0: nothing to train")
+    for name in ("offline_steps", "online_steps", "eval_every"):
+        if getattr(config, name) % config.chunk_length:
+            raise ConfigError(
+                f"{name}={getattr(config, name)} must be a multiple of "
+                f"chunk_length={config.chunk_length}"
+            )
+    if config.online_steps % config.num_envs or config.chunk_length % config.num_envs:
+        raise ConfigError(
+            f"online_steps={config.online_steps} and chunk_length={config.chunk_length} must be "
+            f"multiples of num_envs={config.num_envs}"
+        )
+    if not 0.0 <= config.offline_ratio <= 1.0:
+        raise ConfigError(f"offline_ratio={config.offline_ratio} must lie in [0, 1]")
+    if config.offline_steps > 0 and not config.dataset:
+        raise ConfigError(f"offline_steps={config.offline_steps} needs a dataset; set dataset=")
+    if config.online_steps > 0 and config.retention != "none" and not config.dataset:
+        raise ConfigError(
+            f"retention={config.retention!r} needs a dataset; set dataset= or retention='none'"
+        )
+    if dataset_size is not None and config.batch_size > dataset_size:
+        raise ConfigError(
+            f"batch_size={config.batch_size} is larger than the dataset ({dataset_size} rows); "
+            "use a smaller batch or a larger dataset"
+        )
+
+
+def from_mapping(values: Mapping[str, Any]) -> TrainConfig:
+    """Builds a `TrainConfig` from nested plain values (an ml_collections dict or JSON).
+
+    `values["agent"]` holds overrides of the algorithm's config. Unknown keys at either level
+    raise `ConfigError` listing the allowed ones.
+    """
+    values = dict(values)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ConfigError(f"unknown config field(s) {unknown}; allowed: {sorted(fields)}")
+    algo = values.get("algo", TrainConfig.algo)
+    _allowed("algo", algo, AGENTS)
+    try:
+        values["agent"] = agent_config(algo, dict(values.get("agent") or {}))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if "seeds" in values:
+        values["seeds"] = tuple(int(s) for s in values["seeds"])
+    return TrainConfig(**values)
+
+
+def config_to_json(config: TrainConfig) -> str:
+    return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)

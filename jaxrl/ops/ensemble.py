@@ -1,0 +1,54 @@
+"""Reductions over a critic ensemble's leading axis."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+#: "min" over all members; "mean"; "subset_min" min over a random subset of `subset_size`
+#: members drawn with (WSRL) or without (RLPD) replacement; "quantile" the ρ-quantile (RIQL);
+#: "lcb" mean − k·std (RO2O).
+ENSEMBLE_REDUCTIONS = ("min", "mean", "subset_min", "quantile", "lcb")
+
+
+def reduce_ensemble(
+    q: jax.Array,
+    mode: str = "min",
+    key: jax.Array | None = None,
+    subset_size: int = 2,
+    replace: bool = False,
+    quantile: float = 0.25,
+    lcb_k: float = 1.0,
+) -> jax.Array:
+    """Reduce `q` of shape [N, ...] over its first axis.
+
+    Args:
+      q: ensemble values, members on axis 0.
+      mode: one of `ENSEMBLE_REDUCTIONS`.
+      key: required by "subset_min"; one subset is drawn for the whole batch, as in RLPD and
+        WSRL.
+      subset_size: M for "subset_min".
+      replace: draw the subset with replacement (WSRL `randint`) or without (RLPD `choice`).
+      quantile: ρ for "quantile".
+      lcb_k: k for "lcb".
+    """
+    if mode == "min":
+        return jnp.min(q, axis=0)
+    if mode == "mean":
+        return jnp.mean(q, axis=0)
+    if mode == "subset_min":
+        if key is None:
+            raise ValueError("reduce_ensemble(mode='subset_min') needs a PRNG key")
+        n = q.shape[0]
+        if replace:
+            idx = jax.random.randint(key, (subset_size,), 0, n)
+        else:
+            if subset_size > n:
+                raise ValueError(f"subset_size={subset_size} exceeds ensemble size {n}")
+            idx = jax.random.choice(key, n, (subset_size,), replace=False)
+        return jnp.min(q[idx], axis=0)
+    if mode == "quantile":
+        return jnp.quantile(q, quantile, axis=0)
+    if mode == "lcb":
+        return jnp.mean(q, axis=0) - lcb_k * jnp.std(q, axis=0)
+    raise ValueError(f"unknown ensemble reduction {mode!r}; allowed: {ENSEMBLE_REDUCTIONS}")
