@@ -35,7 +35,9 @@ class TrainConfig:
     online_steps: int = 20_000  # environment steps per run after the switch (all envs together)
     num_envs: int = 1  # parallel environments per run online
     utd: int = 1  # gradient steps per environment step (of all num_envs envs)
-    chunk_length: int = 1_000  # steps compiled into one chunk (gradient steps offline, env steps online)
+    chunk_length: int = (
+        1_000  # steps compiled into one chunk (gradient steps offline, env steps online)
+    )
     retention: str = "append"  # offline data online: "append" | "mixed" | "none"
     offline_ratio: float = 0.5  # share of offline rows in a batch when retention == "mixed"
     buffer_capacity: int = 0  # online buffer rows; 0 means online_steps (rounded up to num_envs)
@@ -89,8 +91,14 @@ def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
     for name in positive:
         if getattr(config, name) <= 0:
             raise ConfigError(f"{name}={getattr(config, name)} must be a positive integer")
-    for name in ("offline_steps", "online_steps", "warmup_steps", "buffer_capacity",
-                 "episode_length", "eval_every"):
+    for name in (
+        "offline_steps",
+        "online_steps",
+        "warmup_steps",
+        "buffer_capacity",
+        "episode_length",
+        "eval_every",
+    ):
         if getattr(config, name) < 0:
             raise ConfigError(f"{name}={getattr(config, name)} must be >= 0")
     if config.offline_steps + config.online_steps == 0:

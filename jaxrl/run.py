@@ -78,8 +78,10 @@ def load_dataset(config: TrainConfig, env: Env) -> data_lib.Dataset | None:
             raise
         if not str(err).startswith(str(config.dataset)) and "not in the cache" not in str(err):
             raise
-        print(f"dataset {config.dataset} is not cached; generating it (preset "
-              f"{config.dataset_preset!r}) into {data_lib.data_dir()}")
+        print(
+            f"dataset {config.dataset} is not cached; generating it (preset "
+            f"{config.dataset_preset!r}) into {data_lib.data_dir()}"
+        )
         generate.generate(config.dataset, preset=config.dataset_preset)
         ds = data_lib.load(config.dataset, spec=env.spec)
     task = ds.metadata.get("task")
@@ -195,9 +197,15 @@ def run(
         envs = np.asarray(states.env_steps)
         recs = []
         for i, seed in enumerate(config.seeds):
-            r = {"run": i, "seed": seed, "phase": phase, "step": step,
-                 "grad_steps": int(grad[i]), "env_steps": int(envs[i]),
-                 "time": round(time.time() - t_start, 3)}
+            r = {
+                "run": i,
+                "seed": seed,
+                "phase": phase,
+                "step": step,
+                "grad_steps": int(grad[i]),
+                "env_steps": int(envs[i]),
+                "time": round(time.time() - t_start, 3),
+            }
             r.update({k: float(v[i]) for k, v in metrics.items()})
             if evals is not None:
                 r.update(evals[i])
@@ -249,9 +257,16 @@ def _summarize(config, curves, at_switch, references, seconds) -> dict[str, Any]
     for i, seed in enumerate(config.seeds):
         steps, scores = zip(*curves[i], strict=True)
         o2o = stats.o2o_metrics(np.array(steps), np.array(scores), config.offline_steps)
-        per_run.append({"run": i, "seed": seed, "offline_score": float(offline[i]),
-                        "final_score": float(final[i]), "dip": o2o["dip"],
-                        "online_auc": o2o["online_auc"]})
+        per_run.append(
+            {
+                "run": i,
+                "seed": seed,
+                "offline_score": float(offline[i]),
+                "final_score": float(final[i]),
+                "dip": o2o["dip"],
+                "online_auc": o2o["online_auc"],
+            }
+        )
     return {
         "algo": config.algo,
         "task": config.task,
@@ -284,20 +299,27 @@ def _plot(workdir: Path, curves, config: TrainConfig) -> None:
 
 def format_summary(summary: dict[str, Any]) -> str:
     """A few lines for the terminal: per-seed offline and final scores, then mean ± std."""
-    lines = [f"{summary['algo']} on {summary['dataset'] or summary['task']}: normalized score "
-             f"(random={summary['reference_returns']['random']:.0f}, "
-             f"expert={summary['reference_returns']['expert']:.0f})"]
+    lines = [
+        f"{summary['algo']} on {summary['dataset'] or summary['task']}: normalized score "
+        f"(random={summary['reference_returns']['random']:.0f}, "
+        f"expert={summary['reference_returns']['expert']:.0f})"
+    ]
     for r in summary["runs"]:
-        lines.append(f"  seed {r['seed']}: offline {r['offline_score']:7.1f} → final "
-                     f"{r['final_score']:7.1f}")
+        lines.append(
+            f"  seed {r['seed']}: offline {r['offline_score']:7.1f} → final {r['final_score']:7.1f}"
+        )
     f = summary["final"]
     if summary["offline"]:
         o = summary["offline"]
-        lines.append(f"  mean  : offline {o['mean']:7.1f} ± {o['std']:.1f} → final "
-                     f"{f['mean']:7.1f} ± {f['std']:.1f}  (IQM {f['iqm']:.1f}, 95% CI "
-                     f"[{f['iqm_ci95'][0]:.1f}, {f['iqm_ci95'][1]:.1f}])")
+        lines.append(
+            f"  mean  : offline {o['mean']:7.1f} ± {o['std']:.1f} → final "
+            f"{f['mean']:7.1f} ± {f['std']:.1f}  (IQM {f['iqm']:.1f}, 95% CI "
+            f"[{f['iqm_ci95'][0]:.1f}, {f['iqm_ci95'][1]:.1f}])"
+        )
     else:
         lines.append(f"  mean  : final {f['mean']:7.1f} ± {f['std']:.1f}")
-    lines.append(f"  improved: {summary['improved_runs']}/{len(summary['runs'])} seeds; "
-                 f"{summary['seconds']:.0f} s")
+    lines.append(
+        f"  improved: {summary['improved_runs']}/{len(summary['runs'])} seeds; "
+        f"{summary['seconds']:.0f} s"
+    )
     return "\n".join(lines)

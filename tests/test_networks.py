@@ -81,8 +81,11 @@ def _perturb(params, key, scale=0.5):
 def test_mlp_layer_norm_placement_matches_numpy(obs, layer_norm, activate_final):
     net = MLP((8, 6, 4), layer_norm=layer_norm, activate_final=activate_final)
     params = net.init(jax.random.key(2), obs)["params"]
-    n_norms = {"none": 0, "before_act": 3 if activate_final else 2,
-               "after_act": 3 if activate_final else 2}[layer_norm]
+    n_norms = {
+        "none": 0,
+        "before_act": 3 if activate_final else 2,
+        "after_act": 3 if activate_final else 2,
+    }[layer_norm]
     expected_keys = {f"Dense_{i}" for i in range(3)} | {f"LayerNorm_{i}" for i in range(n_norms)}
     assert set(params) == expected_keys
     for i, width in enumerate((8, 6, 4)[:n_norms]):
@@ -95,7 +98,7 @@ def test_mlp_layer_norm_placement_matches_numpy(obs, layer_norm, activate_final)
 
 
 def test_mlp_layer_norm_modes_differ(obs):
-    # Same parameters, three modes: each output has its own signature.
+    # Each placement leaves its own signature on the output.
     outs = {}
     for mode in ("before_act", "after_act"):
         net = MLP((16, 16), layer_norm=mode)
@@ -119,21 +122,21 @@ def test_mlp_invalid_modes_raise(obs):
 
 
 def test_initializers_hand_bounds():
-    key = jax.random.key(0)
+    keys = iter(jax.random.split(jax.random.key(0), 5))
     # xavier_uniform on (fan_in, fan_out) = (30, 10): U(±sqrt(6 / 40)).
-    w = default_init("xavier")(key, (30, 10))
+    w = default_init("xavier")(next(keys), (30, 10))
     bound = math.sqrt(6.0 / 40.0)
     assert float(jnp.max(jnp.abs(w))) <= bound
     assert float(jnp.max(jnp.abs(w))) > 0.8 * bound
     # Orthogonal with gain √2 on a square matrix: WᵀW = 2·I.
-    w = default_init("orthogonal")(key, (8, 8))
+    w = default_init("orthogonal")(next(keys), (8, 8))
     np.testing.assert_allclose(w.T @ w, 2.0 * np.eye(8), atol=1e-5)
-    w = output_init("orthogonal")(key, (8, 8))  # gain 1 without a scale
+    w = output_init("orthogonal")(next(keys), (8, 8))  # gain 1 without a scale
     np.testing.assert_allclose(w.T @ w, np.eye(8), atol=1e-5)
-    w = output_init("orthogonal", 0.01)(key, (8, 8))
+    w = output_init("orthogonal", 0.01)(next(keys), (8, 8))
     np.testing.assert_allclose(w.T @ w, 1e-4 * np.eye(8), atol=1e-8)
     # variance_scaling(s, fan_avg, uniform): U(±sqrt(3 s / fan_avg)); s = 1e-2, fan_avg = 20.
-    w = output_init("xavier", 1e-2)(key, (30, 10))
+    w = output_init("xavier", 1e-2)(next(keys), (30, 10))
     bound = math.sqrt(3 * 1e-2 / 20.0)
     assert float(jnp.max(jnp.abs(w))) <= bound
     assert float(jnp.max(jnp.abs(w))) > 0.8 * bound
@@ -200,8 +203,9 @@ def test_q_ensemble_three_members(obs, act):
     single = QNetwork(hidden_dims=(8, 8))
     for i in range(3):
         p_i = jax.tree.map(lambda x, i=i: x[i], inner)
-        np.testing.assert_allclose(single.apply({"params": p_i}, obs, act), q[i], rtol=1e-5,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            single.apply({"params": p_i}, obs, act), q[i], rtol=1e-5, atol=1e-6
+        )
         # and a numpy forward of concat(s, a) → MLP → Dense(1)
         x = np.concatenate([np.asarray(obs), np.asarray(act)], -1)
         ref = _dense(p_i["Dense_0"], _mlp_np(p_i["MLP_0"], x, 2))[..., 0]
@@ -245,8 +249,9 @@ def test_gaussian_policy_param_mode(obs):
     # State-independent, and clipped into [log_std_min, log_std_max] = [−20, 2].
     p = {**p, "log_std": jnp.array([-30.0, 5.0, 0.3])}
     _, log_std = pi.apply({"params": p}, obs)
-    np.testing.assert_allclose(log_std, np.broadcast_to([-20.0, 2.0, 0.3], (BATCH, ACT_DIM)),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        log_std, np.broadcast_to([-20.0, 2.0, 0.3], (BATCH, ACT_DIM)), rtol=1e-6
+    )
 
 
 def test_gaussian_policy_calql_mode(obs):
@@ -273,12 +278,15 @@ def test_gaussian_policy_log_std_clipping(obs):
     head = p["Dense_1"]
     high = {**p, "Dense_1": {"kernel": jnp.zeros_like(head["kernel"]), "bias": jnp.full(3, 50.0)}}
     low = {**p, "Dense_1": {"kernel": jnp.zeros_like(head["kernel"]), "bias": jnp.full(3, -50.0)}}
-    mid = {**p, "Dense_1": {"kernel": jnp.zeros_like(head["kernel"]),
-                            "bias": jnp.array([-4.0, 0.0, 0.5])}}
+    mid = {
+        **p,
+        "Dense_1": {"kernel": jnp.zeros_like(head["kernel"]), "bias": jnp.array([-4.0, 0.0, 0.5])},
+    }
     np.testing.assert_array_equal(pi.apply({"params": high}, obs)[1], np.full((BATCH, 3), 1.0))
     np.testing.assert_array_equal(pi.apply({"params": low}, obs)[1], np.full((BATCH, 3), -5.0))
-    np.testing.assert_allclose(pi.apply({"params": mid}, obs)[1],
-                               np.broadcast_to([-4.0, 0.0, 0.5], (BATCH, 3)))
+    np.testing.assert_allclose(
+        pi.apply({"params": mid}, obs)[1], np.broadcast_to([-4.0, 0.0, 0.5], (BATCH, 3))
+    )
 
 
 def test_gaussian_policy_tanh_mean_and_invalid_mode(obs):
@@ -321,7 +329,8 @@ def _gauss_logpdf_np(mean, log_std, x):
 def test_gaussian_log_prob_hand_and_numpy():
     # Standard normal at 0 in 1-D: −½ log 2π = −0.918939.
     np.testing.assert_allclose(
-        gaussian_log_prob(jnp.zeros(1), jnp.zeros(1), jnp.zeros(1)), -0.5 * math.log(2 * math.pi),
+        gaussian_log_prob(jnp.zeros(1), jnp.zeros(1), jnp.zeros(1)),
+        -0.5 * math.log(2 * math.pi),
         rtol=1e-6,
     )
     # N(1, e²) at x = 3, 1-D: z = 2/e; −½ z² − 1 − ½ log 2π.
@@ -341,13 +350,12 @@ def test_gaussian_log_prob_hand_and_numpy():
 def test_tanh_gaussian_sample_is_reparameterized_and_consistent():
     mean = jnp.array([0.3, -0.5, 0.1])
     log_std = jnp.array([-0.5, -1.0, 0.0])
-    key = jax.random.key(7)
-    a, logp = tanh_gaussian_sample(mean, log_std, key)
-    eps = jax.random.normal(key, (3,))
+    # The same seed twice, as two key objects: the sample reuses N(0, 1) noise from key 7.
+    a, logp = tanh_gaussian_sample(mean, log_std, jax.random.key(7))
+    eps = jax.random.normal(jax.random.key(7), (3,))
     np.testing.assert_allclose(a, jnp.tanh(mean + jnp.exp(log_std) * eps), rtol=1e-6)
     assert jnp.all(jnp.abs(a) < 1.0)
-    np.testing.assert_allclose(logp, tanh_gaussian_log_prob(mean, log_std, a), rtol=1e-4,
-                               atol=1e-4)
+    np.testing.assert_allclose(logp, tanh_gaussian_log_prob(mean, log_std, a), rtol=1e-4, atol=1e-4)
     # And against numpy: log N(u) − Σ log(1 − tanh(u)²).
     u = np.asarray(mean + jnp.exp(log_std) * eps, np.float64)
     ref = _gauss_logpdf_np(mean, log_std, u) - np.sum(np.log(1 - np.tanh(u) ** 2))
@@ -382,9 +390,11 @@ def test_tanh_gaussian_change_of_variables_1d():
     np.testing.assert_allclose(np.exp(lp), numeric, rtol=2e-3)
     # The density integrates to one over (−1, 1) (midpoint rule).
     grid = (np.arange(20000) + 0.5) / 20000 * 2 - 1
-    dens = jnp.exp(jax.vmap(
-        lambda x: tanh_gaussian_log_prob(jnp.array([mu]), jnp.array([log_sigma]), x)
-    )(jnp.asarray(grid, jnp.float32)[:, None]))
+    dens = jnp.exp(
+        jax.vmap(lambda x: tanh_gaussian_log_prob(jnp.array([mu]), jnp.array([log_sigma]), x))(
+            jnp.asarray(grid, jnp.float32)[:, None]
+        )
+    )
     np.testing.assert_allclose(float(jnp.sum(dens)) * (2 / 20000), 1.0, atol=2e-3)
 
 

@@ -179,8 +179,8 @@ def test_reduce_ensemble_keeps_trailing_shape():
 def _pair_mins(q, allow_same):
     q = np.asarray(q)
     n = q.shape[0]
-    pairs = itertools.product(range(n), repeat=2) if allow_same else itertools.combinations(
-        range(n), 2
+    pairs = (
+        itertools.product(range(n), repeat=2) if allow_same else itertools.combinations(range(n), 2)
     )
     return {tuple(np.minimum(q[i], q[j]).tolist()): (i, j) for i, j in pairs}
 
@@ -215,7 +215,9 @@ def test_subset_min_with_replacement_can_repeat_members():
     singles = {tuple(r) for r in np.asarray(Q3).tolist()}
     results = []
     for seed in range(40):
-        out = reduce_ensemble(Q3, "subset_min", key=jax.random.key(seed), subset_size=2, replace=True)
+        out = reduce_ensemble(
+            Q3, "subset_min", key=jax.random.key(seed), subset_size=2, replace=True
+        )
         out = tuple(np.asarray(out).tolist())
         assert out in allowed, out
         results.append(out)
@@ -238,8 +240,11 @@ def test_subset_min_with_replacement_can_repeat_members():
 
 def test_subset_min_is_deterministic_in_key_and_jittable():
     f = jax.jit(lambda q, k: reduce_ensemble(q, "subset_min", key=k, subset_size=2))
-    k = jax.random.key(3)
-    np.testing.assert_array_equal(f(Q3, k), reduce_ensemble(Q3, "subset_min", key=k, subset_size=2))
+    # Two key objects with the same seed (no key is consumed twice).
+    np.testing.assert_array_equal(
+        f(Q3, jax.random.key(3)),
+        reduce_ensemble(Q3, "subset_min", key=jax.random.key(3), subset_size=2),
+    )
 
 
 def test_reduce_ensemble_errors():
@@ -261,10 +266,21 @@ def _logsumexp_np(x, axis):
 
 
 def _cql_gap_np(
-    q_data, q_rand, q_cur, logp_cur, q_next, logp_next, action_dim, temperature,
-    importance_sample, bound=None, clip=(-np.inf, np.inf),
+    q_data,
+    q_rand,
+    q_cur,
+    logp_cur,
+    q_next,
+    logp_next,
+    action_dim,
+    temperature,
+    importance_sample,
+    bound=None,
+    clip=(-np.inf, np.inf),
 ):
-    q_data, q_rand, q_cur, q_next = (np.asarray(a, np.float64) for a in (q_data, q_rand, q_cur, q_next))
+    q_data, q_rand, q_cur, q_next = (
+        np.asarray(a, np.float64) for a in (q_data, q_rand, q_cur, q_next)
+    )
     logp_cur, logp_next = np.asarray(logp_cur, np.float64), np.asarray(logp_next, np.float64)
     rate = 0.0
     if bound is not None:
@@ -316,8 +332,9 @@ def test_cql_gap_matches_numpy_reference(importance_sample, temperature):
         temperature=temperature,
         importance_sample=importance_sample,
     )
-    ref, ref_rate = _cql_gap_np(**x, action_dim=3, temperature=temperature,
-                                importance_sample=importance_sample)
+    ref, ref_rate = _cql_gap_np(
+        **x, action_dim=3, temperature=temperature, importance_sample=importance_sample
+    )
     np.testing.assert_allclose(gap, ref, rtol=1e-5, atol=1e-6)
     assert rate == ref_rate == 0.0
 
@@ -328,10 +345,12 @@ def test_cql_gap_with_mc_lower_bound(importance_sample):
     # Bounds chosen to raise some, but not all, policy-action values; −inf raises none.
     bound = np.array([0.0, 10.0, -np.inf, 0.5], np.float32)
     jx = {k: jnp.asarray(v) for k, v in x.items()}
-    gap, rate = cql_gap(**jx, action_dim=3, importance_sample=importance_sample,
-                        mc_lower_bound=jnp.asarray(bound))
-    ref, ref_rate = _cql_gap_np(**x, action_dim=3, temperature=1.0,
-                                importance_sample=importance_sample, bound=bound)
+    gap, rate = cql_gap(
+        **jx, action_dim=3, importance_sample=importance_sample, mc_lower_bound=jnp.asarray(bound)
+    )
+    ref, ref_rate = _cql_gap_np(
+        **x, action_dim=3, temperature=1.0, importance_sample=importance_sample, bound=bound
+    )
     np.testing.assert_allclose(gap, ref, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(rate, ref_rate, rtol=1e-6)
     # The example with bound 10 raises all 2·3 of its policy values; the rate counts them.
@@ -350,8 +369,7 @@ def test_cql_gap_bound_rate_hand_value_and_random_actions_unbounded():
     q_rand = jnp.full((2, 2), -50.0)  # far below the bound: must stay unbounded
     zeros = jnp.zeros((2, 2))
     bound = jnp.array([1.0, -5.0])
-    gap, rate = cql_gap(jnp.zeros(2), q_rand, q_cur, zeros, q_next, zeros, 1,
-                        mc_lower_bound=bound)
+    gap, rate = cql_gap(jnp.zeros(2), q_rand, q_cur, zeros, q_next, zeros, 1, mc_lower_bound=bound)
     np.testing.assert_allclose(rate, 0.5)
     # Example 0 after the bound: cur (1, 2), next (1, 1), rand ≈ −50 + log 2 (negligible):
     # logsumexp ≈ log(e + e² + 2e). Example 1: cur (0, 0), next (−5, 0): log(3 + e⁻⁵).
@@ -366,15 +384,18 @@ def test_cql_gap_clip_and_gradients():
     jx = {k: jnp.asarray(v) for k, v in x.items()}
     for lo, hi in [(-1.0, 0.5), (2.0, 3.0), (-10.0, 0.0)]:
         gap, _ = cql_gap(**jx, action_dim=3, clip_min=lo, clip_max=hi)
-        ref, _ = _cql_gap_np(**x, action_dim=3, temperature=1.0, importance_sample=True,
-                             clip=(lo, hi))
+        ref, _ = _cql_gap_np(
+            **x, action_dim=3, temperature=1.0, importance_sample=True, clip=(lo, hi)
+        )
         np.testing.assert_allclose(gap, ref, rtol=1e-5, atol=1e-6)
         assert lo <= float(gap) <= hi
 
     def f(q_data, logp_cur, logp_next):
         return cql_gap(q_data, jx["q_rand"], jx["q_cur"], logp_cur, jx["q_next"], logp_next, 3)[0]
 
-    g_data, g_lc, g_ln = jax.grad(f, argnums=(0, 1, 2))(jx["q_data"], jx["logp_cur"], jx["logp_next"])
+    g_data, g_lc, g_ln = jax.grad(f, argnums=(0, 1, 2))(
+        jx["q_data"], jx["logp_cur"], jx["logp_next"]
+    )
     # With IS, Q(s, a) only enters as −mean(Q(s, a)): ∂/∂Q(s,a) = −1/B; log π is stopped.
     np.testing.assert_allclose(g_data, np.full(4, -0.25), rtol=1e-6)
     np.testing.assert_array_equal(g_lc, np.zeros((4, 3)))
@@ -456,5 +477,6 @@ def test_mc_return_to_go_vmaps_over_streams():
         jnp.asarray(reward), jnp.asarray(end), jnp.asarray(end), 0.8
     )
     for i in range(3):
-        np.testing.assert_allclose(g[i], mc_return_to_go_np(reward[i], end[i], 0.8), rtol=1e-5,
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            g[i], mc_return_to_go_np(reward[i], end[i], 0.8), rtol=1e-5, atol=1e-5
+        )

@@ -31,7 +31,9 @@ def agent_config(name: str, overrides: dict[str, Any] | None = None):
     unknown = sorted(set(overrides) - set(fields))
     if unknown:
         raise ValueError(
-            f"unknown field(s) {unknown} for algorithm {name!r}; allowed: {sorted(fields)}"
+            f"unknown field(s) {unknown} for algorithm {name!r}; allowed: {sorted(fields)}. "
+            f"To switch algorithms from the command line, start from that algorithm's config "
+            f"file, e.g. --config=experiments/configs/{name}.py"
         )
     for k, v in list(overrides.items()):
         default = fields[k].default

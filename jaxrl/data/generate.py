@@ -4,8 +4,10 @@ D4RL's locomotion data cannot be used here (other simulator, no downloads), so j
 protocol instead: train SAC online, keep the final policy as the *expert*, pick the training
 snapshot whose return is about one third of the way from random to expert as the *medium*
 policy, and roll each policy out with its stochastic actions. One SAC training run yields
-`<task>-random-v0`, `<task>-medium-v0` and `<task>-expert-v0`; each is cached as D4RL-layout
-HDF5 under `jaxrl.data.data_dir()` with a JSON manifest (sizes, references, SHA-256).
+`<task>-random-v0`, `<task>-medium-v0` and `<task>-expert-v0`. The trained actors and the
+reference returns are cached first, so the other datasets of a task are rollouts only; each
+dataset is cached as D4RL-layout HDF5 under `jaxrl.data.data_dir()` with a JSON manifest
+(size, references, SHA-256).
 
 Example:
 
@@ -25,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.data.dataset import Dataset, from_arrays
@@ -61,8 +62,9 @@ PRESETS: dict[str, Preset] = {
     # D4RL sizes: 1M transitions from a 1M-step SAC run (an accelerator is advised).
     "d4rl": Preset(sac_steps=1_000_000, num_envs=8, size=1_000_000, eval_every=20_000),
     # Seconds: for tests only.
-    "tiny": Preset(sac_steps=4_000, num_envs=4, size=4_000, eval_every=1_000, warmup_steps=1_000,
-                   batch_size=64),
+    "tiny": Preset(
+        sac_steps=4_000, num_envs=4, size=4_000, eval_every=1_000, warmup_steps=1_000, batch_size=64
+    ),
 }
 
 
@@ -93,7 +95,9 @@ def _collect(env: Env, act_fn, num_envs: int, steps: int):
         es = jax.vmap(env.reset)(jax.random.split(reset_key, num_envs))
 
         def body(es, k):
-            a = jax.vmap(act_fn, in_axes=(None, 0, 0))(params, es.obs, jax.random.split(k, num_envs))
+            a = jax.vmap(act_fn, in_axes=(None, 0, 0))(
+                params, es.obs, jax.random.split(k, num_envs)
+            )
             es, out = jax.vmap(env.step)(es, a)
             return es, out
 
@@ -125,42 +129,90 @@ def _to_dataset(outs, name: str, metadata: dict) -> Dataset:
     return from_arrays(arrays, source=name, metadata=metadata)
 
 
+def _finished_return_mean(outs) -> float:
+    done = np.asarray(outs.done) > 0
+    return float(np.asarray(outs.episode_return)[done].mean())
+
+
 def _episode_return_mean(ds: Dataset) -> float:
     from jaxrl.data.dataset import episode_returns
 
     return float(np.mean(episode_returns(ds)))
 
 
-def generate(
-    name: str,
+def _policies_path(out_dir: Path, task: str, preset: str, seed: int) -> Path:
+    return out_dir / f"{task}-sac-{preset}-seed{seed}.policies"
+
+
+def train_policies(
+    task: str,
     preset: str = "cpu",
     seed: int = 0,
     directory: str | Path | None = None,
     progress: bool = True,
-) -> dict[str, Path]:
-    """Trains SAC on the task of `name` and writes its random, medium and expert datasets.
+) -> dict[str, Any]:
+    """Trains SAC on `task` and caches its expert and medium actors and reference returns.
 
-    Args:
-      name: any of the three names, e.g. "halfcheetah-medium-v0"; all three are written.
-      preset: a key of `PRESETS`.
-      seed: seed of the SAC run and of the rollouts.
-      directory: where to write (default `data_dir()`).
-      progress: show progress bars.
-
-    Returns:
-      {kind: path} of the written HDF5 files.
+    The medium actor is the evaluation snapshot whose return is closest to one third of the
+    way from the random return to the final (expert) return. Returns the cached record:
+    {"meta": {...}, "expert": actor params, "medium": actor params}.
     """
-    from jaxrl.config import TrainConfig
+    from flax import serialization
+
     from jaxrl.run import run
 
-    task, _ = parse_name(name)
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; allowed: {sorted(PRESETS)}")
     p = PRESETS[preset]
     out_dir = Path(directory) if directory is not None else data_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
+    path = _policies_path(out_dir, task, preset, seed)
+    if path.exists():
+        return serialization.msgpack_restore(path.read_bytes())
     t0 = time.time()
-    config = TrainConfig(
+    config = _sac_config(task, p, seed)
+    snapshots: list[tuple[int, float, Any]] = []
+
+    def on_eval(step, states, returns):
+        actor = jax.tree.map(lambda x: np.asarray(x[0]), states.agent.params["actor"])
+        snapshots.append((step, float(returns[0].mean()), actor))
+
+    with tempfile.TemporaryDirectory() as workdir:
+        run(config, workdir, progress=progress, on_eval=on_eval)
+        train_log = (Path(workdir) / "metrics.jsonl").read_text()
+    env = make_env(task)
+    # The random reference: the uniform policy over 10 full episodes.
+    random_outs = _collect(env, _random_act(env), 10, env.spec.episode_length)(
+        None, jax.random.key(seed + 1)
+    )
+    random_return = _finished_return_mean(random_outs)
+    expert_step, expert_return, expert_params = snapshots[-1]
+    target = random_return + (expert_return - random_return) / 3.0
+    medium_step, medium_return, medium_params = min(snapshots, key=lambda s: abs(s[1] - target))
+    meta = {
+        "task": task,
+        "seed": seed,
+        "preset": preset,
+        "generator": "jaxrl.data.generate (SAC on Brax, D4RL protocol)",
+        "random_return": random_return,
+        "expert_return": expert_return,
+        "expert_step": expert_step,
+        "medium_step": medium_step,
+        "medium_eval_return": medium_return,
+        "sac_steps": p.sac_steps,
+        "sac_eval_curve": [[s, r] for s, r, _ in snapshots],
+        "seconds": round(time.time() - t0, 1),
+    }
+    record = {"meta": meta, "expert": expert_params, "medium": medium_params}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(serialization.msgpack_serialize(record))
+    tmp.replace(path)
+    (out_dir / f"{task}-sac-{preset}-seed{seed}.train.jsonl").write_text(train_log)
+    return serialization.msgpack_restore(path.read_bytes())
+
+
+def _sac_config(task: str, p: Preset, seed: int):
+    from jaxrl.config import TrainConfig
+
+    return TrainConfig(
         algo="sac",
         task=task,
         dataset="",
@@ -177,68 +229,75 @@ def generate(
         eval_every=p.eval_every,
         eval_episodes=5,
     )
-    snapshots: list[tuple[int, float, Any]] = []
 
-    def on_eval(step, states, returns):
-        actor = jax.tree.map(lambda x: np.asarray(x[0]), states.agent.params["actor"])
-        snapshots.append((step, float(returns[0].mean()), actor))
 
-    with tempfile.TemporaryDirectory() as workdir:
-        run(config, workdir, progress=progress, on_eval=on_eval)
-        train_log = (Path(workdir) / "metrics.jsonl").read_text()
-
-    from jaxrl.agents.registry import make_agent
-
-    env = make_env(task)
-    sac = make_agent("sac", config.agent_config(), env.spec)
-    state = sac.init(jax.random.key(0))
-    steps_per_env = p.size // p.num_envs
-
-    def policy_act(actor_params, obs, key):
-        return sac.act(state.replace(params={**state.params, "actor": actor_params}), obs, key, False)
-
-    def random_act(_, obs, key):
+def _random_act(env: Env):
+    def act(_, obs, key):
+        del obs
         return jax.random.uniform(key, (env.spec.action_dim,), minval=-1.0, maxval=1.0)
 
-    key = jax.random.key(seed + 1)
-    random_key, medium_key, expert_key = jax.random.split(key, 3)
-    random_ds = _to_dataset(
-        _collect(env, random_act, p.num_envs, steps_per_env)(None, random_key), name, {}
-    )
-    random_return = _episode_return_mean(random_ds)
-    expert_step, expert_return, expert_params = snapshots[-1]
-    target = random_return + (expert_return - random_return) / 3.0
-    medium_step, medium_eval, medium_params = min(snapshots, key=lambda s: abs(s[1] - target))
-    collect = _collect(env, policy_act, p.num_envs, steps_per_env)
-    written = {}
-    common = {
-        "task": task,
-        "seed": seed,
-        "preset": preset,
-        "generator": "jaxrl.data.generate (SAC on Brax, D4RL protocol)",
-        "random_return": random_return,
-        "expert_return": expert_return,
-        "sac_steps": p.sac_steps,
-        "sac_eval_curve": [(s, r) for s, r, _ in snapshots],
+    return act
+
+
+def generate(
+    name: str,
+    preset: str = "cpu",
+    seed: int = 0,
+    directory: str | Path | None = None,
+    progress: bool = True,
+) -> Path:
+    """Writes dataset `name` (e.g. "halfcheetah-medium-v0") into the cache and returns its path.
+
+    Trains SAC first if this task, preset and seed have no cached policies. Each dataset is
+    `preset.size` transitions rolled out with the policy's stochastic actions in parallel
+    environments, one full episode per environment where the size allows.
+
+    Args:
+      name: `<task>-<random|medium|expert>-v0`.
+      preset: a key of `PRESETS`.
+      seed: seed of the SAC run and of the rollouts.
+      directory: where to write (default `data_dir()`).
+      progress: show the SAC training progress bar.
+    """
+    task, kind = parse_name(name)
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; allowed: {sorted(PRESETS)}")
+    p = PRESETS[preset]
+    out_dir = Path(directory) if directory is not None else data_dir()
+    t0 = time.time()
+    record = train_policies(task, preset, seed, out_dir, progress)
+    meta = dict(record["meta"])
+    env = make_env(task)
+    length = env.spec.episode_length
+    num_envs = max(1, min(p.size // length, 200))
+    steps = -(-p.size // num_envs)
+    key = jax.random.fold_in(jax.random.key(seed + 2), KINDS.index(kind))
+    if kind == "random":
+        outs = _collect(env, _random_act(env), num_envs, steps)(None, key)
+    else:
+        from jaxrl.agents.registry import make_agent
+
+        config = _sac_config(task, p, seed)
+        sac = make_agent("sac", config.agent_config(), env.spec)
+        template = sac.init(jax.random.key(0))
+
+        def act(actor_params, obs, k):
+            state = template.replace(params={**template.params, "actor": actor_params})
+            return sac.act(state, obs, k, False)
+
+        outs = _collect(env, act, num_envs, steps)(record[kind], key)
+    ds = _to_dataset(outs, name, {})
+    meta.update(name=name, kind=kind, data_return_mean=_episode_return_mean(ds))
+    meta.pop("seconds", None)
+    ds = dataclasses.replace(ds, metadata=meta)
+    path = out_dir / f"{name}.hdf5"
+    save_hdf5(ds, path)
+    manifest = {
+        **meta,
+        "file": path.name,
+        "size": ds.size,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "rollout_seconds": round(time.time() - t0, 1),
     }
-    for kind, ds in (
-        ("random", random_ds),
-        ("medium", _to_dataset(collect(medium_params, medium_key), name, {})),
-        ("expert", _to_dataset(collect(expert_params, expert_key), name, {})),
-    ):
-        ds_name = f"{task}-{kind}-v0"
-        extra = {"medium": {"policy_step": medium_step, "policy_eval_return": medium_eval},
-                 "expert": {"policy_step": expert_step, "policy_eval_return": expert_return},
-                 "random": {}}[kind]
-        meta = {**common, **extra, "name": ds_name, "kind": kind,
-                "data_return_mean": _episode_return_mean(ds)}
-        ds = dataclasses.replace(ds, metadata=meta)
-        path = out_dir / f"{ds_name}.hdf5"
-        save_hdf5(ds, path)
-        manifest = {**meta, "file": path.name, "size": ds.size,
-                    "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                    "seconds": round(time.time() - t0, 1)}
-        (out_dir / f"{ds_name}.json").write_text(json.dumps(manifest, indent=2))
-        written[kind] = path
-    (out_dir / f"{task}-sac-{preset}-train.jsonl").write_text(train_log)
-    return written
+    (out_dir / f"{name}.json").write_text(json.dumps(manifest, indent=2))
+    return path

@@ -65,7 +65,7 @@ class Env(NamedTuple):
     task: TaskSpec
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _brax_env(brax_name: str, backend: str):
     from brax import envs as brax_envs  # imported lazily: it is slow and prints warnings
 

@@ -69,5 +69,7 @@ class DeterministicPolicy(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
         x = MLP(self.hidden_dims, self.layer_norm, self.init_mode)(obs)
-        out = nn.Dense(self.action_dim, kernel_init=output_init(self.init_mode, self.output_scale))(x)
+        out = nn.Dense(self.action_dim, kernel_init=output_init(self.init_mode, self.output_scale))(
+            x
+        )
         return jnp.tanh(out)

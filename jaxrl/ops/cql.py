@@ -54,8 +54,11 @@ def cql_gap(
     if importance_sample:
         random_density = action_dim * jnp.log(0.5)
         cat = jnp.concatenate(
-            [q_rand - random_density, q_next - jax.lax.stop_gradient(logp_next),
-             q_cur - jax.lax.stop_gradient(logp_cur)],
+            [
+                q_rand - random_density,
+                q_next - jax.lax.stop_gradient(logp_next),
+                q_cur - jax.lax.stop_gradient(logp_cur),
+            ],
             axis=1,
         )
     else:

@@ -26,7 +26,10 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
         config.num_critics, config.q_hidden_dims, config.layer_norm, config.init, 1e-2
     )
     actor = GaussianPolicy(
-        spec.action_dim, config.policy_hidden_dims, init_mode=config.init, std_mode="calql",
+        spec.action_dim,
+        config.policy_hidden_dims,
+        init_mode=config.init,
+        std_mode="calql",
         output_scale=1e-2,
     )
     target_entropy = -config.target_entropy_scale * spec.action_dim
@@ -119,13 +122,24 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
         def critic_loss(cp):
             q = critic.apply(cp, batch.obs, batch.action)  # [C, B]
             td = jnp.mean((q - y[None]) ** 2, axis=1)  # [C]
-            q_ood = critic.apply(cp, jnp.concatenate([obs_n] * 3, 1),
-                                 jnp.concatenate([rand_a, cur_a, nxt_a], 1))  # [C, B, 3n]
+            q_ood = critic.apply(
+                cp, jnp.concatenate([obs_n] * 3, 1), jnp.concatenate([rand_a, cur_a, nxt_a], 1)
+            )  # [C, B, 3n]
             q_rand, q_cur, q_nxt = jnp.split(q_ood, 3, axis=2)
             gap, bound_rate = jax.vmap(
                 lambda qd, qr, qc, qn: cql_gap(
-                    qd, qr, qc, cur_logp, qn, nxt_logp, spec.action_dim, config.cql_temp,
-                    config.importance_sample, bound, config.clip_diff_min, config.clip_diff_max,
+                    qd,
+                    qr,
+                    qc,
+                    cur_logp,
+                    qn,
+                    nxt_logp,
+                    spec.action_dim,
+                    config.cql_temp,
+                    config.importance_sample,
+                    bound,
+                    config.clip_diff_min,
+                    config.clip_diff_max,
                 )
             )(q, q_rand, q_cur, q_nxt)
             if config.lagrange:
@@ -136,9 +150,9 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
             loss = jnp.sum(td + cql)
             return loss, (q, td, gap, bound_rate)
 
-        (q_loss, (q, td, gap, bound_rate)), q_grads = jax.value_and_grad(
-            critic_loss, has_aux=True
-        )(params["critic"])
+        (q_loss, (q, td, gap, bound_rate)), q_grads = jax.value_and_grad(critic_loss, has_aux=True)(
+            params["critic"]
+        )
 
         def actor_loss(ap):
             a, logp = policy(ap, batch.obs, keys[5])
@@ -155,7 +169,9 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
             def alpha_loss(la):
                 a_prime = jnp.clip(jnp.exp(la), 0.0, 1e6)
                 return -jnp.mean(
-                    a_prime * hp["cql_alpha"] * (jax.lax.stop_gradient(gap) - hp["target_action_gap"])
+                    a_prime
+                    * hp["cql_alpha"]
+                    * (jax.lax.stop_gradient(gap) - hp["target_action_gap"])
                 )
 
             grads["cql_alpha"] = jax.grad(alpha_loss)(log_cql_alpha)

@@ -1,4 +1,4 @@
-"""CQL and Cal-QL hyperparameters (nakamotoo/Cal-QL `conservative_sac.py`; ALGORITHMS.md §2, §4.3)."""
+"""CQL and Cal-QL hyperparameters (Cal-QL `conservative_sac.py`; ALGORITHMS.md §2, §4.3)."""
 
 from __future__ import annotations
 

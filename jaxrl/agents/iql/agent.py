@@ -25,7 +25,9 @@ def make_iql(config: IQLConfig, spec: EnvSpec) -> Agent:
     if config.deterministic_actor:
         actor = DeterministicPolicy(spec.action_dim, config.hidden_dims)
     else:
-        actor = GaussianPolicy(spec.action_dim, config.hidden_dims, std_mode="param", tanh_mean=True)
+        actor = GaussianPolicy(
+            spec.action_dim, config.hidden_dims, std_mode="param", tanh_mean=True
+        )
     txs = {
         "actor": adam(config.actor_lr),
         "critic": adam(config.critic_lr),

@@ -72,7 +72,9 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
             return jnp.mean((q - y[None]) ** 2), q
 
         (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["critic"])
-        cp, opt = apply_grads(txs["critic"], state.params["critic"], state.opt_states["critic"], grads)
+        cp, opt = apply_grads(
+            txs["critic"], state.params["critic"], state.opt_states["critic"], grads
+        )
         target = polyak(state.target_params["critic"], cp, hp["tau"])
         state = state.replace(
             params={**state.params, "critic": cp},
@@ -93,7 +95,9 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
             return jnp.mean(alpha * logp - q), logp
 
         (a_loss, logp), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["actor"])
-        ap, a_opt = apply_grads(txs["actor"], state.params["actor"], state.opt_states["actor"], grads)
+        ap, a_opt = apply_grads(
+            txs["actor"], state.params["actor"], state.opt_states["actor"], grads
+        )
         t_loss, t_grad = jax.value_and_grad(temperature_loss)(log_alpha, logp, target_entropy)
         la, t_opt = apply_grads(
             txs["temperature"], log_alpha, state.opt_states["temperature"], t_grad

@@ -26,7 +26,9 @@ class SACConfig:
     subset_replace: bool = False  # static: subset drawn with replacement (WSRL) or not (RLPD)
     actor_reduction: str = "min"  # static: "min" (SAC, WSRL) or "mean" (RLPD) over critics
     backup_entropy: bool = True  # static: subtract γ·α·log π(a'|s') in the target
-    actor_update: str = "last"  # static: with UTD > 1 the actor trains on the "last" slice or the "full" batch
+    actor_update: str = (
+        "last"  # static: with UTD > 1 the actor trains on the "last" slice or the "full" batch
+    )
     init_temperature: float = 1.0  # α at initialisation
     target_entropy_scale: float = 1.0  # H_target = −scale·|A| (RLPD uses 0.5)
     actor_lr: float = 3e-4  # Adam learning rate of the actor

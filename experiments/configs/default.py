@@ -1,0 +1,39 @@
+"""The default job: IQL pre-trained on generated halfcheetah-medium, then fine-tuned online.
+
+Sized for a 2-core CPU (about 10 minutes, dataset generation included the first time).
+Every field is overridable: `--config.offline_steps=50000 --config.agent.beta=10`.
+"""
+
+import dataclasses
+
+import ml_collections
+
+from jaxrl.agents.iql import IQLConfig
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.algo = "iql"  # algorithm: iql | cql | calql | sac
+    # The algorithm's own fields (all of them, so each is overridable: --config.agent.beta=10).
+    c.agent = ml_collections.ConfigDict(dataclasses.asdict(IQLConfig()))
+    c.task = "halfcheetah"  # Brax task
+    c.dataset = "halfcheetah-medium-v0"  # cached dataset name or file path ("" for none)
+    c.dataset_preset = "cpu"  # size preset if the dataset must be generated first
+    c.seeds = (0, 1, 2, 3)  # one run per seed, vmapped into one program
+    c.batch_size = 256  # transitions per gradient step
+    c.offline_steps = 20_000  # gradient steps on the dataset
+    c.online_steps = 20_000  # environment steps after the switch
+    c.num_envs = 1  # parallel environments per run online
+    c.utd = 1  # gradient steps per environment step
+    c.chunk_length = 1_000  # steps per compiled chunk
+    c.retention = "append"  # offline data online: append | mixed | none
+    c.offline_ratio = 0.5  # offline share of a batch with retention=mixed
+    c.buffer_capacity = 0  # online buffer rows (0: online_steps)
+    c.warmup_steps = 0  # env steps before the first online update
+    c.warmup_policy = "agent"  # agent | random
+    c.reward_scale = 1.0  # r * scale + bias
+    c.reward_bias = 0.0
+    c.eval_every = 5_000  # steps between evaluations
+    c.eval_episodes = 5  # episodes per evaluation and run
+    c.episode_length = 0  # 0: the task's time limit
+    return c

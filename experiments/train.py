@@ -1,0 +1,67 @@
+"""Train an agent offline, then fine-tune it online.
+
+    python experiments/train.py                                   # the default job
+    python experiments/train.py --config=experiments/configs/calql.py --workdir=runs/calql
+    python experiments/train.py --config.seeds='(0,1)' --config.agent.beta=10
+
+Configs (experiments/configs/*.py, each a get_config() returning an ml_collections dict):
+  default  IQL on generated halfcheetah-medium, 4 seeds, offline then online (CPU minutes)
+  iql      IQL, CORL locomotion settings
+  cql      CQL, data appended online
+  calql    Cal-QL, 50/50 mixed batches online, calibration kept online
+  rlpd     RLPD: SAC from scratch, 50/50 with the dataset, 10 LayerNorm critics, UTD 20
+  wsrl     WSRL's fine-tuning recipe: no retained data, frozen-policy warm-up, UTD 4, batch 1024
+  gpu      the default job at accelerator scale (D4RL sizes, 1M+1M steps, 16 seeds)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from absl import app, flags
+from ml_collections import config_flags
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config",
+    str(ROOT / "experiments/configs/default.py"),
+    "Config file (see the list above); any field can be overridden with --config.FIELD=VALUE.",
+    lock_config=True,
+)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Run directory (default: runs/<algo>-<dataset>-<timestamp>)."
+)
+_QUIET = flags.DEFINE_bool("quiet", False, "Hide the progress bar.")
+
+
+def main(argv):
+    del argv
+    from jaxrl.config import ConfigError, from_mapping
+    from jaxrl.data import DatasetError
+    from jaxrl.run import enable_compilation_cache, format_summary, run
+
+    try:
+        config = from_mapping(_CONFIG.value.to_dict())
+    except ConfigError as err:
+        sys.exit(f"config error: {err}")
+    workdir = _WORKDIR.value or str(
+        ROOT
+        / "runs"
+        / f"{config.algo}-{config.dataset or config.task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    enable_compilation_cache()
+    try:
+        summary = run(config, workdir, progress=not _QUIET.value)
+    except (ConfigError, DatasetError) as err:
+        sys.exit(f"error: {err}")
+    print(format_summary(summary))
+    print(f"run directory: {workdir} (summary.json, metrics.jsonl, plots/learning_curve.png)")
+
+
+if __name__ == "__main__":
+    app.run(main)
