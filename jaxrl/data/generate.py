@@ -54,16 +54,25 @@ class Preset:
     eval_every: int
     warmup_steps: int = 5_000
     batch_size: int = 256
+    hidden_dims: tuple[int, ...] = (256, 256)
 
 
 PRESETS: dict[str, Preset] = {
     # Minutes on a 2-core CPU: a weaker expert and 100k-transition datasets.
-    "cpu": Preset(sac_steps=64_000, num_envs=8, size=100_000, eval_every=4_000),
+    "cpu": Preset(
+        sac_steps=64_000, num_envs=8, size=100_000, eval_every=4_000, hidden_dims=(128, 128)
+    ),
     # D4RL sizes: 1M transitions from a 1M-step SAC run (an accelerator is advised).
     "d4rl": Preset(sac_steps=1_000_000, num_envs=8, size=1_000_000, eval_every=20_000),
     # Seconds: for tests only.
     "tiny": Preset(
-        sac_steps=4_000, num_envs=4, size=4_000, eval_every=1_000, warmup_steps=1_000, batch_size=64
+        sac_steps=4_000,
+        num_envs=4,
+        size=4_000,
+        eval_every=1_000,
+        warmup_steps=1_000,
+        batch_size=64,
+        hidden_dims=(32, 32),
     ),
 }
 
@@ -212,8 +221,13 @@ def train_policies(
 def _sac_config(task: str, p: Preset, seed: int):
     from jaxrl.config import TrainConfig
 
+    from jaxrl.agents.registry import agent_config
+
     return TrainConfig(
         algo="sac",
+        agent=agent_config(
+            "sac", {"hidden_dims": p.hidden_dims, "critic_hidden_dims": p.hidden_dims}
+        ),
         task=task,
         dataset="",
         seeds=(seed,),

@@ -1,0 +1,122 @@
+"""Configs: every shipped config builds; every bad setting stops before compilation."""
+
+import importlib
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import jaxrl.run
+from jaxrl import data
+from jaxrl.config import ConfigError, TrainConfig, from_mapping, validate
+from tests.helpers import random_arrays, tiny_config, write_dataset
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CONFIGS = sorted(p.stem for p in (ROOT / "experiments/configs").glob("[a-z]*.py"))
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_every_config_builds(name):
+    module = importlib.import_module(f"experiments.configs.{name}")
+    config = from_mapping(module.get_config().to_dict())
+    validate(config)
+    assert config.agent is not None
+
+
+def test_train_help_lists_configs():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "experiments/train.py"), "--help"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert "--config" in out.stdout, out.stderr
+    for name in CONFIGS:
+        if name != "default":
+            assert f"  {name} " in out.stdout, name
+
+
+@pytest.fixture
+def no_compile(monkeypatch):
+    """Fails the test if the run gets as far as building a compiled chunk."""
+
+    def boom(*args, **kwargs):
+        raise AssertionError("reached compilation")
+
+    monkeypatch.setattr(jaxrl.run, "make_offline_chunk", boom)
+
+
+@pytest.mark.parametrize(
+    "values, match",
+    [
+        ({"algo": "dqn"}, r"algo='dqn' is not allowed; allowed values: \['calql', 'cql', 'iql'"),
+        ({"offline_step": 5}, r"unknown config field\(s\) \['offline_step'\]; allowed: \["),
+        ({"agent": {"betta": 1.0}}, r"unknown field\(s\) \['betta'\] for algorithm 'iql'"),
+    ],
+)
+def test_unknown_names_are_refused(values, match):
+    with pytest.raises(ConfigError, match=match):
+        from_mapping(values)
+
+
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        ({"offline_steps": -20}, r"offline_steps=-20 must be >= 0"),
+        ({"offline_ratio": 1.5}, r"offline_ratio=1.5 must lie in \[0, 1\]"),
+        ({"offline_ratio": -0.1}, r"offline_ratio=-0.1 must lie in \[0, 1\]"),
+        ({"batch_size": 0}, r"batch_size=0 must be a positive integer"),
+        ({"retention": "keep"}, r"retention='keep' is not allowed; allowed values: \['append'"),
+        ({"task": "cartpole"}, r"task='cartpole' is not allowed; allowed values: \["),
+        ({"offline_steps": 30}, r"offline_steps=30 must be a multiple of chunk_length=20"),
+        ({"seeds": ()}, r"seeds is empty"),
+        ({"seeds": (1, 1)}, r"duplicates"),
+    ],
+)
+def test_impossible_settings_stop_before_compilation(fields, match, no_compile, tmp_path):
+    config = tiny_config("iql", dataset=write_dataset(tmp_path / "d.hdf5"), **fields)
+    with pytest.raises(ConfigError, match=match):
+        jaxrl.run.run(config, tmp_path / "run", progress=False)
+
+
+def test_batch_larger_than_dataset(no_compile, tmp_path):
+    config = tiny_config("iql", dataset=write_dataset(tmp_path / "d.hdf5", n=64), batch_size=128)
+    with pytest.raises(ConfigError, match=r"batch_size=128 is larger than the dataset \(64 rows\)"):
+        jaxrl.run.build(config)
+
+
+def test_dataset_of_the_wrong_size_for_the_task(no_compile, tmp_path):
+    path = write_dataset(tmp_path / "small.hdf5", obs_dim=5, action_dim=6)
+    with pytest.raises(data.DatasetError, match=r"small.hdf5.*observations.*17"):
+        jaxrl.run.build(tiny_config("iql", dataset=path))
+
+
+def test_dataset_with_nan(no_compile, tmp_path):
+    arrays = random_arrays(64, 17, 6)
+    arrays["rewards"][9] = np.nan
+    path = tmp_path / "nan.hdf5"
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        for k, v in arrays.items():
+            f[k] = v
+    with pytest.raises(data.DatasetError, match=r"nan.hdf5.*rewards.*first offending index 9"):
+        jaxrl.run.build(tiny_config("iql", dataset=str(path)))
+
+
+def test_dataset_from_another_task(no_compile, tmp_path):
+    path = write_dataset(tmp_path / "hop.hdf5", task="walker2d")
+    with pytest.raises(data.DatasetError, match=r"made for task 'walker2d'.*task is 'halfcheetah'"):
+        jaxrl.run.build(tiny_config("iql", dataset=path))
+
+
+def test_missing_dataset_names_the_generator(no_compile, tmp_path, monkeypatch):
+    monkeypatch.setenv("JAXRL_DATA", str(tmp_path))
+    with pytest.raises(data.DatasetError, match="make_datasets.py"):
+        jaxrl.run.build(tiny_config("iql", dataset="no-such-dataset"))
+
+
+def test_config_is_frozen():
+    config = TrainConfig()
+    with pytest.raises(Exception):
+        config.batch_size = 3  # type: ignore[misc]
