@@ -31,8 +31,8 @@ class TrainConfig:
     dataset_preset: str = "cpu"  # preset used if the named dataset must be generated first
     seeds: tuple[int, ...] = (0, 1, 2, 3)  # one run per seed, vmapped
     batch_size: int = 256  # transitions per gradient step
-    offline_steps: int = 20_000  # gradient steps on the dataset
-    online_steps: int = 20_000  # environment steps per run after the switch (all envs together)
+    offline_steps: int = 10_000  # gradient steps on the dataset
+    online_steps: int = 10_000  # environment steps per run after the switch (all envs together)
     num_envs: int = 1  # parallel environments per run online
     utd: int = 1  # gradient steps per environment step (of all num_envs envs)
     chunk_length: int = (
@@ -45,7 +45,7 @@ class TrainConfig:
     warmup_policy: str = "agent"  # "agent" (WSRL: frozen pre-trained policy) | "random" (RLPD)
     reward_scale: float = 1.0  # r ← r · scale + bias, offline and online alike
     reward_bias: float = 0.0
-    eval_every: int = 5_000  # steps between evaluations (a multiple of chunk_length)
+    eval_every: int = 2_000  # steps between evaluations (a multiple of chunk_length)
     eval_episodes: int = 5  # deterministic-policy episodes per evaluation and run
     episode_length: int = 0  # 0 means the task's registered time limit
 

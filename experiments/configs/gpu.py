@@ -6,6 +6,7 @@ from experiments.configs._base import with_overrides
 def get_config():
     return with_overrides(
         "iql",
+        agent={"hidden_dims": (256, 256)},
         dataset_preset="d4rl",
         seeds=tuple(range(16)),
         offline_steps=1_000_000,

@@ -45,7 +45,8 @@ class Preset:
       sac_steps: online environment steps of the SAC run that makes the policies.
       num_envs: parallel environments in that run (one update per transition).
       size: transitions per dataset.
-      eval_every: environment steps between policy snapshots.
+      eval_every: environment steps between policy snapshots (each one evaluated).
+      eval_episodes: deterministic episodes per snapshot evaluation.
     """
 
     sac_steps: int
@@ -55,12 +56,13 @@ class Preset:
     warmup_steps: int = 5_000
     batch_size: int = 256
     hidden_dims: tuple[int, ...] = (256, 256)
+    eval_episodes: int = 3
 
 
 PRESETS: dict[str, Preset] = {
     # Minutes on a 2-core CPU: a weaker expert and 100k-transition datasets.
     "cpu": Preset(
-        sac_steps=64_000, num_envs=8, size=100_000, eval_every=4_000, hidden_dims=(128, 128)
+        sac_steps=64_000, num_envs=8, size=100_000, eval_every=2_000, hidden_dims=(128, 128)
     ),
     # D4RL sizes: 1M transitions from a 1M-step SAC run (an accelerator is advised).
     "d4rl": Preset(sac_steps=1_000_000, num_envs=8, size=1_000_000, eval_every=20_000),
@@ -241,7 +243,7 @@ def _sac_config(task: str, p: Preset, seed: int):
         warmup_steps=p.warmup_steps,
         warmup_policy="random",
         eval_every=p.eval_every,
-        eval_episodes=5,
+        eval_episodes=p.eval_episodes,
     )
 
 
