@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,7 @@ _QUIET = flags.DEFINE_bool("quiet", False, "Hide the progress bar.")
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.WARNING)  # brax/mjx log every environment build at INFO
     from jaxrl.config import ConfigError, from_mapping
     from jaxrl.data import DatasetError
     from jaxrl.run import enable_compilation_cache, format_summary, run

@@ -249,12 +249,11 @@ def test_registry_is_consistent():
 
 
 def test_normalized_score_hand_values():
-    # halfcheetah: random −290, expert 3500 → range 3790.
-    t = get_task("halfcheetah")
-    assert normalized_score(3500.0, t.random_return, t.expert_return) == pytest.approx(100.0)
-    assert normalized_score(-290.0, t.random_return, t.expert_return) == pytest.approx(0.0)
+    # Hand values with explicit references: random −290, expert 3500 → range 3790.
+    assert normalized_score(3500.0, -290.0, 3500.0) == pytest.approx(100.0)
+    assert normalized_score(-290.0, -290.0, 3500.0) == pytest.approx(0.0)
     # (1605 + 290) / 3790 = 0.5
-    assert normalized_score(1605.0, t.random_return, t.expert_return) == pytest.approx(50.0)
+    assert normalized_score(1605.0, -290.0, 3500.0) == pytest.approx(50.0)
     # hopper: (80 − 80)/1920 = 0; (560 − 80)/1920 = 0.25; (−880 − 80)/1920 = −0.5.
     h = get_task("hopper")
     out = normalized_score(

@@ -62,10 +62,17 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     # Minutes on a 2-core CPU: a weaker expert and 100k-transition datasets.
     "cpu": Preset(
-        sac_steps=64_000, num_envs=8, size=100_000, eval_every=2_000, hidden_dims=(128, 128)
+        sac_steps=64_000,
+        num_envs=8,
+        size=100_000,
+        eval_every=2_000,
+        warmup_steps=8_000,
+        hidden_dims=(128, 128),
     ),
     # D4RL sizes: 1M transitions from a 1M-step SAC run (an accelerator is advised).
-    "d4rl": Preset(sac_steps=1_000_000, num_envs=8, size=1_000_000, eval_every=20_000),
+    "d4rl": Preset(
+        sac_steps=1_000_000, num_envs=8, size=1_000_000, eval_every=20_000, warmup_steps=8_000
+    ),
     # Seconds: for tests only.
     "tiny": Preset(
         sac_steps=4_000,
@@ -170,6 +177,7 @@ def train_policies(
     """
     from flax import serialization
 
+    from jaxrl.logging import read_metrics
     from jaxrl.run import run
 
     p = PRESETS[preset]
@@ -189,12 +197,8 @@ def train_policies(
     with tempfile.TemporaryDirectory() as workdir:
         run(config, workdir, progress=progress, on_eval=on_eval)
         train_log = (Path(workdir) / "metrics.jsonl").read_text()
-    env = make_env(task)
-    # The random reference: the uniform policy over 10 full episodes.
-    random_outs = _collect(env, _random_act(env), 10, env.spec.episode_length)(
-        None, jax.random.key(seed + 1)
-    )
-    random_return = _finished_return_mean(random_outs)
+        records = read_metrics(workdir)
+    random_return = _random_reference(task, p, seed, records)
     expert_step, expert_return, expert_params = snapshots[-1]
     target = random_return + (expert_return - random_return) / 3.0
     medium_step, medium_return, medium_params = min(snapshots, key=lambda s: abs(s[1] - target))
@@ -220,10 +224,28 @@ def train_policies(
     return serialization.msgpack_restore(path.read_bytes())
 
 
-def _sac_config(task: str, p: Preset, seed: int):
-    from jaxrl.config import TrainConfig
+def _random_reference(task: str, p: Preset, seed: int, records: list[dict]) -> float:
+    """Mean return of the uniform policy on `task`.
 
+    When the SAC run's random warm-up spans a whole episode in every environment, the
+    episodes it finished are exactly uniform-policy episodes and their mean return is read
+    from the training log; otherwise 10 uniform episodes are rolled out.
+    """
+    env = make_env(task)
+    if p.warmup_steps >= p.num_envs * env.spec.episode_length:
+        for record in records:
+            done = record.get("train_episodes", 0)
+            if record["step"] <= p.warmup_steps and done and np.isfinite(record["train_return"]):
+                return float(record["train_return"])
+    outs = _collect(env, _random_act(env), 10, env.spec.episode_length)(
+        None, jax.random.key(seed + 1)
+    )
+    return _finished_return_mean(outs)
+
+
+def _sac_config(task: str, p: Preset, seed: int):
     from jaxrl.agents.registry import agent_config
+    from jaxrl.config import TrainConfig
 
     return TrainConfig(
         algo="sac",
