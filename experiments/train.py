@@ -4,6 +4,9 @@
     python experiments/train.py --config=experiments/configs/calql.py --workdir=runs/calql
     python experiments/train.py --config.seeds='(0,1)' --config.agent.beta=10
 
+To resume a stopped or preempted run, rerun the same command with the same --workdir (the
+default workdir has a timestamp, so pass --workdir explicitly for jobs you may resume).
+
 Configs (experiments/configs/*.py, each a get_config() returning an ml_collections dict):
   default  IQL on generated halfcheetah-medium, 4 seeds, offline then online (CPU minutes)
   iql      IQL, CORL locomotion settings
@@ -34,17 +37,25 @@ _CONFIG = config_flags.DEFINE_config_file(
     lock_config=True,
 )
 _WORKDIR = flags.DEFINE_string(
-    "workdir", None, "Run directory (default: runs/<algo>-<dataset>-<timestamp>)."
+    "workdir",
+    None,
+    "Run directory (default: runs/<algo>-<dataset>-<timestamp>); an existing one is resumed.",
 )
 _QUIET = flags.DEFINE_bool("quiet", False, "Hide the progress bar.")
+_ALLOW_CONFIG_CHANGE = flags.DEFINE_bool(
+    "allow_config_change",
+    False,
+    "Resume a --workdir even though the config differs from the one it was started with.",
+)
 
 
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # brax/mjx log every environment build at INFO
+    from jaxrl.checkpoint import CheckpointError
     from jaxrl.config import ConfigError, from_mapping
     from jaxrl.data import DatasetError
-    from jaxrl.run import enable_compilation_cache, format_summary, run
+    from jaxrl.run import DivergenceError, enable_compilation_cache, format_summary, run
 
     try:
         config = from_mapping(_CONFIG.value.to_dict())
@@ -57,8 +68,13 @@ def main(argv):
     )
     enable_compilation_cache()
     try:
-        summary = run(config, workdir, progress=not _QUIET.value)
-    except (ConfigError, DatasetError) as err:
+        summary = run(
+            config,
+            workdir,
+            progress=not _QUIET.value,
+            allow_config_change=_ALLOW_CONFIG_CHANGE.value,
+        )
+    except (ConfigError, DatasetError, CheckpointError, DivergenceError) as err:
         sys.exit(f"error: {err}")
     print(format_summary(summary))
     print(f"run directory: {workdir} (summary.json, metrics.jsonl, plots/learning_curve.png)")

@@ -11,6 +11,14 @@ from jaxrl.agents.registry import AGENTS, agent_config
 from jaxrl.buffers.mixer import RETENTION_MODES
 from jaxrl.envs.registry import TASKS
 
+DIVERGENCE_MODES = ("stop", "freeze")
+
+# Fields that change neither the compiled programs nor any number a run produces, so a run may
+# resume under new values without `allow_config_change`.
+RESUME_SAFE_FIELDS = frozenset(
+    {"checkpoint_every", "checkpoint_interval_s", "keep_checkpoints", "on_divergence"}
+)
+
 
 class ConfigError(ValueError):
     """A setting that cannot work; the message names the field and the allowed values."""
@@ -48,6 +56,10 @@ class TrainConfig:
     eval_every: int = 2_000  # steps between evaluations (a multiple of chunk_length)
     eval_episodes: int = 5  # deterministic-policy episodes per evaluation and run
     episode_length: int = 0  # 0 means the task's registered time limit
+    checkpoint_every: int = 5  # chunks between checkpoints; 0: only at the switch and the end
+    checkpoint_interval_s: float = 600.0  # also checkpoint when this many seconds passed; 0: off
+    keep_checkpoints: int = 3  # newest checkpoints kept in workdir/checkpoints; 0: no checkpoints
+    on_divergence: str = "stop"  # non-finite run: "stop" the job | "freeze" that run index
 
     def agent_config(self):
         return self.agent if self.agent is not None else agent_config(self.algo)
@@ -78,6 +90,7 @@ def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
     _allowed("task", config.task, TASKS)
     _allowed("retention", config.retention, RETENTION_MODES)
     _allowed("warmup_policy", config.warmup_policy, ("agent", "random"))
+    _allowed("on_divergence", config.on_divergence, DIVERGENCE_MODES)
     if not isinstance(config.agent_config(), AGENTS[config.algo][0]):
         raise ConfigError(
             f"agent config is a {type(config.agent_config()).__name__}, but algo={config.algo!r} "
@@ -98,6 +111,9 @@ def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
         "buffer_capacity",
         "episode_length",
         "eval_every",
+        "checkpoint_every",
+        "checkpoint_interval_s",
+        "keep_checkpoints",
     ):
         if getattr(config, name) < 0:
             raise ConfigError(f"{name}={getattr(config, name)} must be >= 0")
@@ -153,3 +169,21 @@ def from_mapping(values: Mapping[str, Any]) -> TrainConfig:
 
 def config_to_json(config: TrainConfig) -> str:
     return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
+
+
+def config_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """`(field, old, new)` for every field that differs between two `to_dict()`-style mappings.
+
+    Nested fields are named with dots (``agent.actor_lr``); a field missing on one side counts
+    as `None` there. Values are compared after a JSON round trip, so tuples equal lists.
+    """
+    old = json.loads(json.dumps(old, default=str))
+    new = json.loads(json.dumps(new, default=str))
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += [(f"{key}.{k}", x, y) for k, x, y in config_diff(a, b)]
+        elif a != b:
+            out.append((key, a, b))
+    return out

@@ -22,12 +22,21 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
+import jaxrl
 from jaxrl import data as data_lib
 from jaxrl import stats
 from jaxrl.agents.registry import make_agent
-from jaxrl.config import TrainConfig, config_to_json, validate
+from jaxrl.checkpoint import FORMAT_VERSION, Checkpointer, CheckpointError, checkpoint_dir
+from jaxrl.config import (
+    RESUME_SAFE_FIELDS,
+    ConfigError,
+    TrainConfig,
+    config_diff,
+    config_to_json,
+    validate,
+)
 from jaxrl.envs import Env, make_env, normalized_score
-from jaxrl.logging import MetricWriter
+from jaxrl.logging import METRICS_JSONL, MetricWriter, read_metrics, truncate_metrics
 from jaxrl.training import (
     init_train_state,
     make_evaluator,
@@ -93,12 +102,17 @@ def load_dataset(config: TrainConfig, env: Env) -> data_lib.Dataset | None:
     return ds
 
 
+def build_agent(config: TrainConfig) -> tuple[Any, Env]:
+    """The agent and environment of a config (no dataset, nothing compiled)."""
+    env = make_env(config.task, config.episode_length or None)
+    return make_agent(config.algo, config.agent_config(), env.spec), env
+
+
 def build(config: TrainConfig) -> Built:
     """Checks the config, loads data, builds the agent and the compiled (not yet traced) chunks."""
     validate(config)
-    env = make_env(config.task, config.episode_length or None)
+    agent, env = build_agent(config)
     agent_cfg = config.agent_config()
-    agent = make_agent(config.algo, agent_cfg, env.spec)
     ds = load_dataset(config, env)
     if ds is not None:
         validate(config, dataset_size=ds.size)
@@ -140,8 +154,55 @@ def init_states(built: Built):
     )
 
 
+def state_template(config: TrainConfig, agent, env: Env):
+    """The abstract (shape and dtype only) stacked `TrainState` of a config; nothing runs."""
+    seeds = jax.ShapeDtypeStruct((config.num_runs,), jnp.uint32)
+    return jax.eval_shape(jax.vmap(lambda s: init_train_state(config, agent, env, s)), seeds)
+
+
+class DivergenceError(RuntimeError):
+    """A run index produced non-finite losses or parameters and `on_divergence="stop"`."""
+
+
+def _config_dict(config: TrainConfig) -> dict[str, Any]:
+    return json.loads(config_to_json(config))
+
+
+def check_config_change(
+    old: dict[str, Any], config: TrainConfig, where: str, allow: bool = False
+) -> list[tuple[str, Any, Any]]:
+    """The differing fields between a stored config and `config`; raises unless they are safe.
+
+    Raises:
+      ConfigError: a field outside `RESUME_SAFE_FIELDS` differs and `allow` is false.
+    """
+    diff = config_diff(old, _config_dict(config))
+    unsafe = [d for d in diff if d[0] not in RESUME_SAFE_FIELDS]
+    if unsafe and not allow:
+        lines = "\n".join(f"  {name}: {a!r} → {b!r}" for name, a, b in unsafe)
+        raise ConfigError(
+            f"{where} was written by a run with a different config; resuming it would not give "
+            f"the numbers of either config. Differing fields (stored → given):\n{lines}\n"
+            "Rerun with the stored config to resume, choose another workdir to start afresh, "
+            "or pass allow_config_change=True (CLI: --allow_config_change) to resume anyway."
+        )
+    return diff
+
+
 def _host(tree) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in jax.device_get(tree).items()}
+
+
+def _run_hparams(states, i: int) -> dict[str, float]:
+    """Run `i`'s dynamic hyperparameters (a few scalars moved to the host)."""
+    agent = states.agent
+    small = {f"hparams.{k}": v[i] for k, v in agent.hparams.items()}
+    for name, opt in agent.opt_states.items():
+        hyper = getattr(opt, "hyperparams", None)
+        if hyper is not None and "learning_rate" in hyper:
+            small[f"{name}.learning_rate"] = hyper["learning_rate"][i]
+    small["offline_ratio"] = states.offline_ratio[i]
+    return {k: float(v) for k, v in jax.device_get(small).items()}
 
 
 def run(
@@ -150,44 +211,97 @@ def run(
     *,
     progress: bool = True,
     on_eval: Callable[[int, Any, np.ndarray], None] | None = None,
+    allow_config_change: bool = False,
 ) -> dict[str, Any]:
     """Trains every seed of `config` offline then online and writes the run directory.
 
+    On a workdir that already holds checkpoints the run resumes from the newest valid one and
+    produces exactly the numbers an uninterrupted run would (README, "Checkpoints and
+    resuming"); a finished run just rewrites its summary.
+
     Args:
       config: the run; checked before anything compiles.
-      workdir: where `config.json`, `metrics.jsonl`, `metrics.csv`, `summary.json` and
-        `plots/learning_curve.png` go.
+      workdir: where `config.json`, `metrics.jsonl`, `metrics.csv`, `checkpoints/`,
+        `summary.json` and `plots/learning_curve.png` go.
       progress: show a progress bar.
       on_eval: called as `on_eval(step, states, returns)` after every evaluation, with the
         stacked train states and the [runs, episodes] returns (e.g. to snapshot policies).
+      allow_config_change: resume even if fields outside `RESUME_SAFE_FIELDS` differ from
+        the config the workdir was started with.
 
     Returns:
       The summary written to `summary.json`.
+
+    Raises:
+      ConfigError: the config is invalid, or differs from the workdir's (see above).
+      CheckpointError: a checkpoint cannot be written (disk full, …) or none can be read.
+      DivergenceError: a run diverged and `config.on_divergence == "stop"`.
     """
     workdir = Path(workdir)
+    validate(config)
+    if (workdir / "config.json").exists():
+        stored = json.loads((workdir / "config.json").read_text())
+        check_config_change(stored, config, str(workdir), allow_config_change)
     workdir.mkdir(parents=True, exist_ok=True)
     built = build(config)
-    (workdir / "config.json").write_text(config_to_json(config))
-    states = init_states(built)
-    rand_ret, expert_ret = built.references
-    eval_key = jax.random.key(10_000 + config.seeds[0])
-    curves: dict[int, list[tuple[int, float]]] = {i: [] for i in range(config.num_runs)}
-    scores_at_switch = None
+    L = config.chunk_length
+    n_off, n_on = config.offline_steps // L, config.online_steps // L
+    n_total = n_off + n_on
     total = config.offline_steps + config.online_steps
-    bar = tqdm(total=total, disable=not progress, unit="step", dynamic_ncols=True)
-    last_eval = float("nan")
-    t_start = time.time()
+    use_ckpt = config.keep_checkpoints > 0
+    ckpt = (
+        Checkpointer(workdir, config.keep_checkpoints)
+        if use_ckpt or checkpoint_dir(workdir).exists()
+        else None
+    )
+    found = None
+    if ckpt is not None:
+        found = ckpt.restore_latest(state_template(config, built.agent, built.env))
+    if found is not None:
+        _, states, meta = found
+        check_config_change(meta["config"], config, f"{ckpt.directory}", allow_config_change)
+        done = meta["chunks_done"]
+        n_records = truncate_metrics(workdir, meta["metrics_records"])
+        if n_records != meta["metrics_records"]:
+            raise CheckpointError(
+                f"{workdir / METRICS_JSONL} holds {n_records} records but checkpoint {done} "
+                f"was written after {meta['metrics_records']}; restore the metrics file"
+            )
+        divergences = list(meta["divergences"])
+        elapsed = float(meta["elapsed_s"])
+        if progress or done < n_total:
+            print(f"resuming {workdir} from its checkpoint after {done}/{n_total} chunks")
+    else:
+        done = None
+        old = len(read_metrics(workdir))
+        if old:
+            print(f"{workdir} holds {old} metric records but no checkpoint; starting afresh")
+        n_records = truncate_metrics(workdir, 0)
+        states = init_states(built)
+        divergences = []
+        elapsed = 0.0
+    (workdir / "config.json").write_text(config_to_json(config))
 
-    def evaluate(step: int, phase: str, states) -> dict[int, dict[str, float]]:
-        nonlocal eval_key, last_eval
-        eval_key, key = jax.random.split(eval_key)
+    rand_ret, expert_ret = built.references
+    start = done or 0
+    bar = tqdm(
+        total=total, initial=start * L, disable=not progress, unit="step", dynamic_ncols=True
+    )
+    last_eval = float("nan")
+    t_start = time.time() - elapsed
+    last_save = time.monotonic()
+    frozen = np.asarray(states.frozen)
+
+    def evaluate(step: int, states) -> dict[int, dict[str, float]]:
+        nonlocal last_eval
+        # A pure function of the step, so a resumed run evaluates as an uninterrupted one.
+        key = jax.random.fold_in(jax.random.key(10_000 + config.seeds[0]), step)
         returns = np.asarray(built.evaluate(states.agent, jax.random.split(key, config.num_runs)))
         if on_eval is not None:
             on_eval(step, states, returns)
         out = {}
         for i in range(config.num_runs):
             score = float(normalized_score(returns[i].mean(), rand_ret, expert_ret))
-            curves[i].append((step, score))
             out[i] = {"eval_return": float(returns[i].mean()), "eval_score": score}
         last_eval = float(np.mean([o["eval_score"] for o in out.values()]))
         return out
@@ -209,45 +323,133 @@ def run(
             r.update({k: float(v[i]) for k, v in metrics.items()})
             if evals is not None:
                 r.update(evals[i])
+            if frozen[i]:
+                r["diverged"] = True
             recs.append(r)
         return recs
 
-    with MetricWriter(workdir) as writer:
-        step = 0
-        # Offline phase.
-        n_off = config.offline_steps // config.chunk_length
-        for _ in range(n_off):
-            states, metrics = built.offline_chunk(states, built.dataset)
-            step += config.chunk_length
-            evals = None
-            if step % (config.eval_every or total) == 0 or step == config.offline_steps:
-                evals = evaluate(step, "offline", states)
-            writer.write(records(step, "offline", _host(metrics), evals, states))
-            bar.set_postfix_str(f"offline eval={last_eval:.1f}", refresh=False)
-            bar.update(config.chunk_length)
-        if config.offline_steps == 0:
-            evals = evaluate(0, "offline", states)
-            writer.write(records(0, "offline", {}, evals, states))
-        scores_at_switch = {i: curves[i][-1][1] for i in curves}
-        # The switch and the online phase.
-        if config.online_steps:
-            states = built.switch(states)
-            n_on = config.online_steps // config.chunk_length
-            for _ in range(n_on):
-                states, metrics = built.online_chunk(states, built.dataset)
-                step += config.chunk_length
+    def save(chunks_done: int, states) -> None:
+        nonlocal last_save
+        if not use_ckpt:
+            return
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "jaxrl_version": jaxrl.__version__,
+            "config": _config_dict(config),
+            "chunks_done": chunks_done,
+            "step": chunks_done * L,
+            "phase": "offline" if chunks_done < n_off or not n_on else "online",
+            "metrics_records": n_records,
+            "elapsed_s": time.time() - t_start,
+            "divergences": divergences,
+        }
+        ckpt.save(chunks_done, states, meta)
+        last_save = time.monotonic()
+
+    def guard(step: int, phase: str, states) -> list[dict[str, Any]]:
+        nonlocal frozen
+        now = np.asarray(states.frozen)
+        new = [i for i in range(config.num_runs) if now[i] and not frozen[i]]
+        frozen = now
+        found = []
+        for i in new:
+            found.append(
+                {
+                    "run": i,
+                    "seed": config.seeds[i],
+                    "step": step,
+                    "phase": phase,
+                    "hyperparameters": _run_hparams(states, i),
+                }
+            )
+            print(
+                f"divergence: run {i} (seed {config.seeds[i]}) has non-finite losses or "
+                f"parameters after step {step} ({phase}); hyperparameters "
+                f"{found[-1]['hyperparameters']}"
+                + (
+                    "; it is frozen, the others continue"
+                    if config.on_divergence == "freeze"
+                    else ""
+                )
+            )
+        return found
+
+    try:
+        with MetricWriter(workdir) as writer:
+            if done is None and n_off == 0:
+                evals = evaluate(0, states)
+                recs = records(0, "offline", {}, evals, states)
+                writer.write(recs)
+                n_records += len(recs)
+                if n_on:
+                    states = built.switch(states)
+                save(0, states)
+            for c in range(start, n_total):
+                phase = "offline" if c < n_off else "online"
+                chunk = built.offline_chunk if c < n_off else built.online_chunk
+                states, metrics = chunk(states, built.dataset)
+                step = (c + 1) * L
+                new_divergences = guard(step, phase, states)
                 evals = None
-                online_step = step - config.offline_steps
-                if online_step % (config.eval_every or total) == 0 or step == total:
-                    evals = evaluate(step, "online", states)
-                writer.write(records(step, "online", _host(metrics), evals, states))
-                bar.set_postfix_str(f"online eval={last_eval:.1f}", refresh=False)
-                bar.update(config.chunk_length)
-    bar.close()
+                phase_step = step if c < n_off else step - config.offline_steps
+                if phase_step % (config.eval_every or total) == 0 or (c + 1) in (n_off, n_total):
+                    evals = evaluate(step, states)
+                recs = records(step, phase, _host(metrics), evals, states)
+                writer.write(recs)
+                n_records += len(recs)
+                divergences += new_divergences
+                if new_divergences and config.on_divergence == "stop":
+                    runs = ", ".join(f"run {d['run']} (seed {d['seed']})" for d in new_divergences)
+                    kept = ckpt.steps() if ckpt is not None else []
+                    raise DivergenceError(
+                        f"{runs} diverged (non-finite losses or parameters) by step {step}: "
+                        f"{new_divergences}. The job stopped; "
+                        + (
+                            f"the last good checkpoint (after {kept[-1]} chunks) is kept"
+                            if kept
+                            else "there is no checkpoint yet"
+                        )
+                        + ". Lower the learning rate (resume with allow_config_change) or set "
+                        "on_divergence='freeze' to let the other runs finish."
+                    )
+                bar.set_postfix_str(f"{phase} eval={last_eval:.1f}", refresh=False)
+                bar.update(L)
+                if c + 1 == n_off and n_on:
+                    states = built.switch(states)
+                if c + 1 in (n_off, n_total):
+                    save(c + 1, states)
+                elif (config.checkpoint_every and (c + 1) % config.checkpoint_every == 0) or (
+                    config.checkpoint_interval_s
+                    and time.monotonic() - last_save >= config.checkpoint_interval_s
+                ):
+                    save(c + 1, states)
+    except BaseException:
+        if ckpt is not None:
+            ckpt.close(raise_errors=False)  # the previous checkpoints stay as they are
+        raise
+    else:
+        if ckpt is not None:
+            ckpt.close()
+    finally:
+        bar.close()
+    curves = _curves(read_metrics(workdir), config)
+    scores_at_switch = {
+        i: [v for s, v in c if s <= config.offline_steps][-1] for i, c in curves.items()
+    }
     summary = _summarize(config, curves, scores_at_switch, built.references, time.time() - t_start)
+    summary["divergences"] = divergences
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2))
     _plot(workdir, curves, config)
     return summary
+
+
+def _curves(records, config: TrainConfig) -> dict[int, list[tuple[int, float]]]:
+    """Per run index, the (step, normalized score) of every evaluation in `metrics.jsonl`."""
+    curves: dict[int, list[tuple[int, float]]] = {i: [] for i in range(config.num_runs)}
+    for r in records:
+        if "eval_score" in r:
+            curves[r["run"]].append((r["step"], r["eval_score"]))
+    return curves
 
 
 def _summarize(config, curves, at_switch, references, seconds) -> dict[str, Any]:

@@ -86,8 +86,9 @@ def test_init_differs_by_seed(built):
 
 
 def test_cql_switch_changes_only_hyperparameters():
-    cfg = agent_config("calql", {**TINY["calql"], "online_cql_alpha": 0.5,
-                                 "online_calibration": False})
+    cfg = agent_config(
+        "calql", {**TINY["calql"], "online_cql_alpha": 0.5, "online_calibration": False}
+    )
     agent = make_agent("calql", cfg, SPEC)
     state = agent.init(jax.random.key(0))
     assert float(state.hparams["calibrate"]) == 1.0
@@ -111,8 +112,15 @@ def test_calql_bound_raises_policy_values():
 
 
 def test_sac_utd_update_runs_critic_per_slice():
-    cfg = agent_config("sac", {**TINY["sac"], "num_critics": 4, "target_reduction": "subset_min",
-                               "actor_reduction": "mean"})
+    cfg = agent_config(
+        "sac",
+        {
+            **TINY["sac"],
+            "num_critics": 4,
+            "target_reduction": "subset_min",
+            "actor_reduction": "mean",
+        },
+    )
     agent = make_agent("sac", cfg, SPEC)
     state = agent.init(jax.random.key(0))
     batches = jax.tree.map(lambda x: x.reshape((4, 8) + x.shape[1:]), _batch())

@@ -1,5 +1,6 @@
 """Configs: every shipped config builds; every bad setting stops before compilation."""
 
+import dataclasses
 import importlib
 import pathlib
 import subprocess
@@ -28,7 +29,9 @@ def test_every_config_builds(name):
 def test_train_help_lists_configs():
     out = subprocess.run(
         [sys.executable, str(ROOT / "experiments/train.py"), "--help"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert "--config" in out.stdout, out.stderr
     for name in CONFIGS:
@@ -118,5 +121,5 @@ def test_missing_dataset_names_the_generator(no_compile, tmp_path, monkeypatch):
 
 def test_config_is_frozen():
     config = TrainConfig()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         config.batch_size = 3  # type: ignore[misc]

@@ -69,9 +69,13 @@ def test_iql_offline_on_expert_data_beats_random(tmp_path):
     )
     summary = run(config, tmp_path / "run", progress=False)
     final = [r["final_score"] for r in summary["runs"]]
-    returns = [summary["reference_returns"]["random"] + s / 100 *
-               (summary["reference_returns"]["expert"] - summary["reference_returns"]["random"])
-               for s in final]
+    returns = [
+        summary["reference_returns"]["random"]
+        + s
+        / 100
+        * (summary["reference_returns"]["expert"] - summary["reference_returns"]["random"])
+        for s in final
+    ]
     # Stated margin: every seed at least 100 above the random policy's ~21.
     assert min(returns) >= RANDOM_RETURN + 100, returns
 
@@ -97,7 +101,9 @@ def test_sac_learns_inverted_pendulum(tmp_path):
     )
     summary = run(config, tmp_path, progress=False)
     ref = summary["reference_returns"]
-    returns = [ref["random"] + r["final_score"] / 100 * (ref["expert"] - ref["random"])
-               for r in summary["runs"]]
+    returns = [
+        ref["random"] + r["final_score"] / 100 * (ref["expert"] - ref["random"])
+        for r in summary["runs"]
+    ]
     # Stated threshold: the mean final return reaches 150 of the possible 200.
     assert np.mean(returns) >= 150, returns

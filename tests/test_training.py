@@ -22,8 +22,13 @@ def dataset_path(tmp_path_factory):
 @pytest.fixture(scope="module")
 def built(dataset_path):
     config = tiny_config(
-        "iql", dataset=dataset_path, seeds=SEEDS, retention="mixed", offline_ratio=0.25,
-        warmup_steps=8, num_envs=2,
+        "iql",
+        dataset=dataset_path,
+        seeds=SEEDS,
+        retention="mixed",
+        offline_ratio=0.25,
+        warmup_steps=8,
+        num_envs=2,
     )
     return build(config)
 
@@ -41,9 +46,15 @@ def test_offline_chunk_compiles_once_and_vmap_equals_single_runs(built):
     assert metrics["critic_loss"].shape == (3,)
     # The same seeds one at a time: identical numbers up to float tolerance.
     for i, seed in enumerate(SEEDS):
-        single_cfg = tiny_config("iql", dataset=built.config.dataset, seeds=(seed,),
-                                 retention="mixed", offline_ratio=0.25, warmup_steps=8,
-                                 num_envs=2)
+        single_cfg = tiny_config(
+            "iql",
+            dataset=built.config.dataset,
+            seeds=(seed,),
+            retention="mixed",
+            offline_ratio=0.25,
+            warmup_steps=8,
+            num_envs=2,
+        )
         single = init_states(build(single_cfg))
         for _ in range(3):
             single, m1 = built.offline_chunk(single, built.dataset)

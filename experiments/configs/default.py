@@ -41,4 +41,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval_every = 2_000  # steps between evaluations
     c.eval_episodes = 5  # episodes per evaluation and run
     c.episode_length = 0  # 0: the task's time limit
+    c.checkpoint_every = 5  # chunks between checkpoints (0: only at the switch and the end)
+    c.checkpoint_interval_s = 600.0  # also checkpoint after this many seconds (0: off)
+    c.keep_checkpoints = 3  # newest checkpoints kept (0: no checkpoints, no resume)
+    c.on_divergence = "stop"  # NaN/inf in a run: stop (keep last good checkpoint) | freeze it
     return c

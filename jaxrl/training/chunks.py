@@ -45,6 +45,8 @@ class TrainState:
       env_steps: online environment steps taken (all envs together).
       phase: 0 offline, 1 online.
       offline_ratio: share of offline rows per online batch ("mixed" retention).
+      frozen: set by the divergence guard when a chunk left non-finite losses or parameters;
+        from then on every chunk leaves this run's state untouched (on_divergence="freeze").
     """
 
     agent: AgentState
@@ -55,6 +57,7 @@ class TrainState:
     env_steps: jax.Array
     phase: jax.Array
     offline_ratio: jax.Array
+    frozen: jax.Array
 
 
 def init_train_state(config: TrainConfig, agent: Agent, env: Env, seed: jax.Array) -> TrainState:
@@ -72,11 +75,66 @@ def init_train_state(config: TrainConfig, agent: Agent, env: Env, seed: jax.Arra
         env_steps=jnp.zeros((), jnp.int32),
         phase=jnp.zeros((), jnp.int32),
         offline_ratio=jnp.asarray(config.offline_ratio, jnp.float32),
+        frozen=jnp.zeros((), jnp.bool_),
     )
 
 
 def _mean_metrics(metrics: dict[str, jax.Array]) -> dict[str, jax.Array]:
     return jax.tree.map(lambda x: jnp.mean(x, axis=0), metrics)
+
+
+def _all_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.ones((), jnp.bool_)
+
+
+def _unwrap_keys(tree):
+    is_key = lambda x: jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+    return jax.tree.map(lambda x: jax.random.key_data(x) if is_key(x) else x, tree)
+
+
+def _select(frozen: jax.Array, old, new):
+    """`old` where `frozen`, else `new`; `old` holds key data (`_unwrap_keys`), `new` keys."""
+
+    def pick(o, n):
+        if jax.dtypes.issubdtype(n.dtype, jax.dtypes.prng_key):
+            impl = jax.random.key_impl(n)
+            return jax.random.wrap_key_data(jnp.where(frozen, o, jax.random.key_data(n)), impl=impl)
+        return jnp.where(frozen, o, n)
+
+    return jax.tree.map(pick, old, new)
+
+
+def _guarded(chunk: Callable) -> Callable:
+    """Wraps a one-run chunk with the divergence guard.
+
+    A frozen run leaves the chunk as it entered (its buffer is protected row by row inside the
+    online chunk, so the buffer is not selected here: that would copy it every chunk). A run
+    whose parameters or losses (`losses_ok`, computed per step by the chunk) are non-finite
+    after the chunk is marked frozen; the host reads that flag at the chunk boundary.
+    """
+
+    def guarded(ts: TrainState, dataset: Transition):
+        old = _unwrap_keys(ts.replace(buffer=None))  # before the chunk consumes the keys
+        new, metrics, losses_ok = chunk(ts, dataset)
+        rest = _select(ts.frozen, old, new.replace(buffer=None))
+        finite = losses_ok & _all_finite((new.agent.params, new.agent.target_params))
+        return rest.replace(buffer=new.buffer, frozen=ts.frozen | ~finite), metrics
+
+    return guarded
+
+
+def _add_unless_frozen(buffer: BufferState, rows: Transition, frozen: jax.Array) -> BufferState:
+    """`buffer_add`, except that a frozen run rewrites the rows it would overwrite."""
+    idx = (buffer.insert_pos + jnp.arange(rows.reward.shape[0])) % buffer.capacity
+    rows = jax.tree.map(
+        lambda old, new: jnp.where(frozen, old[idx], new.astype(old.dtype)), buffer.data, rows
+    )
+    added = buffer_add(buffer, rows)
+    return added.replace(
+        insert_pos=jnp.where(frozen, buffer.insert_pos, added.insert_pos),
+        size=jnp.where(frozen, buffer.size, added.size),
+    )
 
 
 def _run_axis(fn: Callable, dataset_arg: bool) -> Callable:
@@ -98,18 +156,25 @@ def make_offline_chunk(config: TrainConfig, agent: Agent) -> Callable:
         ts, metrics = jax.lax.scan(
             lambda s, _: one_step(s, dataset), ts, None, length=config.chunk_length
         )
-        return ts, _mean_metrics(metrics)
+        metrics = _mean_metrics(metrics)  # a non-finite step makes its mean non-finite
+        return ts, metrics, _all_finite(metrics)
 
-    return _run_axis(chunk, dataset_arg=True)
+    return _run_axis(_guarded(chunk), dataset_arg=True)
 
 
 def _utd_update(agent: Agent, state: AgentState, batches: Transition, key: jax.Array):
     if agent.update_utd is not None:
         return agent.update_utd(state, batches, key)
-    utd = batches.reward.shape[0]
-    state, metrics = jax.lax.scan(
-        lambda s, xs: agent.update(s, *xs), state, (batches, jax.random.split(key, utd))
-    )
+
+    # The key rides in the carry and is split per step: scanning over a pre-split key array
+    # inside the run-axis vmap trips jax's key-reuse checker (a false positive).
+    def body(carry, batch):
+        s, k = carry
+        k, step_key = jax.random.split(k)
+        s, m = agent.update(s, batch, step_key)
+        return (s, k), m
+
+    (state, _), metrics = jax.lax.scan(body, (state, key), batches)
     return state, _mean_metrics(metrics)
 
 
@@ -157,7 +222,7 @@ def make_online_chunk(
             next_obs=out.next_obs,
             mc_return=jnp.full_like(out.reward, -jnp.inf),
         )
-        buffer = buffer_add(ts.buffer, rows)
+        buffer = _add_unless_frozen(ts.buffer, rows, ts.frozen)
         env_steps = ts.env_steps + n_env
 
         ratio = offline_fraction(config.retention, ts.offline_ratio, dataset_size, buffer.size)
@@ -166,6 +231,7 @@ def make_online_chunk(
         )
         new_agent, metrics = _utd_update(agent, ts.agent, batches, update_key)
         learn = env_steps > config.warmup_steps
+        losses_ok = _all_finite(metrics) | ~learn
         agent_state = jax.tree.map(lambda n, o: jnp.where(learn, n, o), new_agent, ts.agent)
         metrics = {k: jnp.where(learn, v, jnp.nan) for k, v in metrics.items()}
         ts = ts.replace(
@@ -181,10 +247,10 @@ def make_online_chunk(
             "return_sum": jnp.sum(out.episode_return * out.done),
             "offline_fraction": ratio,
         }
-        return ts, (metrics, episode)
+        return ts, (metrics, episode, losses_ok)
 
     def chunk(ts: TrainState, dataset: Transition):
-        ts, (metrics, episode) = jax.lax.scan(
+        ts, (metrics, episode, losses_ok) = jax.lax.scan(
             lambda s, _: one_step(s, dataset), ts, None, length=steps
         )
         if mc_discount is not None:
@@ -196,9 +262,9 @@ def make_online_chunk(
             n_episodes > 0, jnp.sum(episode["return_sum"]) / jnp.maximum(n_episodes, 1), jnp.nan
         )
         out["offline_fraction"] = jnp.mean(episode["offline_fraction"])
-        return ts, out
+        return ts, out, jnp.all(losses_ok)
 
-    return _run_axis(chunk, dataset_arg=True)
+    return _run_axis(_guarded(chunk), dataset_arg=True)
 
 
 def make_evaluator(agent: Agent, env: Env, num_episodes: int) -> Callable:
@@ -231,15 +297,21 @@ def make_evaluator(agent: Agent, env: Env, num_episodes: int) -> Callable:
 
 
 def make_switch(agent: Agent, env: Env, num_envs: int) -> Callable:
-    """`switch(states[runs]) -> states`: the algorithm's `to_online`, phase 1, fresh envs."""
+    """`switch(states[runs]) -> states`: the algorithm's `to_online`, phase 1, fresh envs.
+
+    Frozen runs (see `TrainState.frozen`) are left unchanged.
+    """
 
     def switch(ts: TrainState) -> TrainState:
+        old = _unwrap_keys(ts)
         key, env_key = jax.random.split(ts.key)
-        return ts.replace(
+        new = ts.replace(
             agent=agent.to_online(ts.agent),
             env=jax.vmap(env.reset)(jax.random.split(env_key, num_envs)),
             key=key,
             phase=jnp.ones((), jnp.int32),
         )
+        # A run frozen by the divergence guard stays as it was.
+        return _select(ts.frozen, old, new)
 
     return jax.jit(jax.vmap(switch), donate_argnums=(0,))

@@ -123,9 +123,14 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
     def update_utd(state: AgentState, batches: Transition, key: jax.Array):
         utd = batches.reward.shape[0]
         critic_key, actor_key = jax.random.split(key)
-        state, c_metrics = jax.lax.scan(
-            lambda s, xs: critic_step(s, *xs), state, (batches, jax.random.split(critic_key, utd))
-        )
+
+        def body(carry, batch):  # the key rides in the carry (see training.chunks._utd_update)
+            s, k = carry
+            k, step_key = jax.random.split(k)
+            s, m = critic_step(s, batch, step_key)
+            return (s, k), m
+
+        (state, _), c_metrics = jax.lax.scan(body, (state, critic_key), batches)
         if config.actor_update == "last":
             actor_batch = jax.tree.map(lambda x: x[-1], batches)
         else:
