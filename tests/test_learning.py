@@ -12,6 +12,7 @@ import pytest
 from jaxrl import data
 from jaxrl.agents.registry import agent_config
 from jaxrl.config import TrainConfig
+from jaxrl.data import generate
 from jaxrl.envs import make_env
 from jaxrl.run import run
 
@@ -23,31 +24,13 @@ RANDOM_RETURN = 21.0  # uniform policy on inverted_pendulum with a 200-step limi
 def pd_expert_dataset(num_envs=8, steps=2_500, noise=0.2, seed=0):
     """Rollouts of a hand-tuned PD controller (a = 5·angle + 1·angular velocity, noised)."""
     env = make_env("inverted_pendulum")
-    gains = jnp.array([0.0, 5.0, 0.0, 1.0])
 
-    def rollout(key):
-        reset_key, key = jax.random.split(key)
-        es = jax.vmap(env.reset)(jax.random.split(reset_key, num_envs))
+    def act(gains, obs, key):
+        return jnp.clip(obs @ gains + noise * jax.random.normal(key, (1,)), -1.0, 1.0)
 
-        def body(es, k):
-            a = jnp.clip(es.obs @ gains + noise * jax.random.normal(k, (num_envs,)), -1, 1)
-            return jax.vmap(env.step)(es, a[:, None])
-
-        return jax.lax.scan(body, es, jax.random.split(key, steps))[1]
-
-    o = jax.device_get(jax.jit(rollout)(jax.random.key(seed)))
-    flat = lambda x: np.swapaxes(np.asarray(x), 0, 1).reshape((num_envs * steps,) + x.shape[2:])
-    timeouts = flat(o.truncated)
-    timeouts.reshape(num_envs, steps)[:, -1] = 1.0
-    arrays = {
-        "observations": flat(o.obs),
-        "actions": flat(o.action),
-        "rewards": flat(o.reward),
-        "terminals": flat(o.terminated),
-        "timeouts": timeouts,
-        "next_observations": flat(o.next_obs),
-    }
-    return data.from_arrays(arrays, metadata={"task": "inverted_pendulum"})
+    rollout = generate.collect_rollouts(env, act, num_envs, steps)
+    outs = rollout(jnp.array([0.0, 5.0, 0.0, 1.0]), jax.random.key(seed))
+    return generate.rollout_to_dataset(outs, "pd-expert", {"task": "inverted_pendulum"})
 
 
 def test_iql_offline_on_expert_data_beats_random(tmp_path):

@@ -103,14 +103,15 @@ def test_evaluator_is_deterministic(built):
     assert np.isfinite(r1).all()
 
 
-def test_run_writes_the_run_directory(dataset_path, tmp_path):
-    config = tiny_config("iql", dataset=dataset_path, seeds=(0, 1))
-    summary = run(config, tmp_path, progress=False)
+def test_run_writes_the_run_directory(built, tmp_path):
+    # The fixture's config, so the persistent compilation cache serves every program.
+    summary = run(built.config, tmp_path, progress=False)
     records = read_metrics(tmp_path)
-    # (40 offline + 40 online) / 20 per chunk = 4 chunks, 2 runs each.
-    assert len(records) == 8
-    assert [r["phase"] for r in records[::2]] == ["offline", "offline", "online", "online"]
-    assert [r["step"] for r in records[::2]] == [20, 40, 60, 80]
+    # (40 offline + 40 online) / 20 per chunk = 4 chunks, 3 runs each.
+    assert len(records) == 12
+    assert [r["run"] for r in records[:3]] == [0, 1, 2]
+    assert [r["phase"] for r in records[::3]] == ["offline", "offline", "online", "online"]
+    assert [r["step"] for r in records[::3]] == [20, 40, 60, 80]
     assert all("eval_score" in r for r in records)
     assert json.loads((tmp_path / "config.json").read_text())["algo"] == "iql"
     on_disk = json.loads((tmp_path / "summary.json").read_text())

@@ -105,7 +105,7 @@ def is_generatable(name: str) -> bool:
     return True
 
 
-def _collect(env: Env, act_fn, num_envs: int, steps: int):
+def collect_rollouts(env: Env, act_fn, num_envs: int, steps: int):
     """A jitted rollout of `act_fn(params, obs, key)` for `steps` steps of `num_envs` envs."""
 
     def rollout(params, key):
@@ -125,7 +125,7 @@ def _collect(env: Env, act_fn, num_envs: int, steps: int):
     return jax.jit(rollout)
 
 
-def _to_dataset(outs, name: str, metadata: dict) -> Dataset:
+def rollout_to_dataset(outs, name: str, metadata: dict) -> Dataset:
     """[T, E] step outputs → one time-ordered stream per env, concatenated."""
     o = jax.device_get(outs)
     flat = lambda x: np.swapaxes(np.asarray(x), 0, 1).reshape((-1,) + np.asarray(x).shape[2:])
@@ -237,7 +237,7 @@ def _random_reference(task: str, p: Preset, seed: int, records: list[dict]) -> f
             done = record.get("train_episodes", 0)
             if record["step"] <= p.warmup_steps and done and np.isfinite(record["train_return"]):
                 return float(record["train_return"])
-    outs = _collect(env, _random_act(env), 10, env.spec.episode_length)(
+    outs = collect_rollouts(env, _random_act(env), 10, env.spec.episode_length)(
         None, jax.random.key(seed + 1)
     )
     return _finished_return_mean(outs)
@@ -311,7 +311,7 @@ def generate(
     steps = -(-p.size // num_envs)
     key = jax.random.fold_in(jax.random.key(seed + 2), KINDS.index(kind))
     if kind == "random":
-        outs = _collect(env, _random_act(env), num_envs, steps)(None, key)
+        outs = collect_rollouts(env, _random_act(env), num_envs, steps)(None, key)
     else:
         from jaxrl.agents.registry import make_agent
 
@@ -323,8 +323,8 @@ def generate(
             state = template.replace(params={**template.params, "actor": actor_params})
             return sac.act(state, obs, k, False)
 
-        outs = _collect(env, act, num_envs, steps)(record[kind], key)
-    ds = _to_dataset(outs, name, {})
+        outs = collect_rollouts(env, act, num_envs, steps)(record[kind], key)
+    ds = rollout_to_dataset(outs, name, {})
     meta.update(name=name, kind=kind, data_return_mean=_episode_return_mean(ds))
     meta.pop("seconds", None)
     ds = dataclasses.replace(ds, metadata=meta)
