@@ -13,6 +13,12 @@ TINY = {
     "sac": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
     "cql": {"policy_hidden_dims": (16, 16), "q_hidden_dims": (16, 16), "cql_n_actions": 3},
     "calql": {"policy_hidden_dims": (16, 16), "q_hidden_dims": (16, 16), "cql_n_actions": 3},
+    "wsrl": {
+        "policy_hidden_dims": (16, 16),
+        "q_hidden_dims": (16, 16),
+        "cql_n_actions": 3,
+        "num_critics": 4,
+    },
 }
 
 

@@ -1,10 +1,11 @@
-"""WSRL's online recipe on a pre-trained agent: no retained offline data, a warm-up with the
-frozen pre-trained policy and no updates, then SAC-style updates with UTD 4 and batch 1024.
+"""WSRL (ALGORITHMS.md §1): CQL pre-training of a 10-critic LayerNorm ensemble; at the switch
+the offline data is dropped, the frozen pre-trained policy fills an empty buffer with no
+updates (warm-up), then SAC fine-tunes the same networks with UTD 4: each env step draws
+4×256 rows (WSRL's 1024-row batch), one critic step per 256 rows and one actor step on all.
 
-Here pre-training and fine-tuning use one agent (Cal-QL with a 10-critic LayerNorm ensemble,
-subset targets drawn with replacement); WSRL's hand-off from Cal-QL to a plain SAC learner
-is the baselines issue's work. The CQL weight is set to 0 online, which turns the learner
-into SAC with a max-backup target.
+WSRL uses 250k offline steps and a 5,000-step warm-up on locomotion; this CPU-sized default
+runs 2k offline steps, a 1,000-step warm-up and 4k online steps with 2x128 networks and
+4 sampled actions in the CQL term (10 critics and UTD 4 are slow on a 2-core CPU).
 """
 
 from experiments.configs._base import with_overrides
@@ -12,22 +13,18 @@ from experiments.configs._base import with_overrides
 
 def get_config():
     return with_overrides(
-        "calql",
+        "wsrl",
         agent={
-            "num_critics": 10,
-            "layer_norm": "before_act",
-            "target_reduction": "subset_min",
-            "subset_size": 2,
-            "subset_replace": True,
-            "online_cql_alpha": 0.0,
+            "policy_hidden_dims": (128, 128),
+            "q_hidden_dims": (128, 128),
             "cql_n_actions": 4,
         },
         offline_steps=2_000,
-        online_steps=2_000,
+        online_steps=4_000,
         retention="none",
         warmup_steps=1_000,
         warmup_policy="agent",
         utd=4,
-        batch_size=1024,
+        batch_size=256,
         eval_every=1_000,
     )

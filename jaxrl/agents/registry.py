@@ -10,6 +10,7 @@ from jaxrl.agents.base import Agent
 from jaxrl.agents.cql import CalQLConfig, CQLConfig, make_calql, make_cql
 from jaxrl.agents.iql import IQLConfig, make_iql
 from jaxrl.agents.sac import SACConfig, make_sac
+from jaxrl.agents.wsrl import WSRLConfig, make_wsrl
 from jaxrl.specs import EnvSpec
 
 #: name -> (config class, factory)
@@ -18,6 +19,7 @@ AGENTS: dict[str, tuple[type, Callable[[Any, EnvSpec], Agent]]] = {
     "cql": (CQLConfig, make_cql),
     "calql": (CalQLConfig, make_calql),
     "sac": (SACConfig, make_sac),
+    "wsrl": (WSRLConfig, make_wsrl),
 }
 
 

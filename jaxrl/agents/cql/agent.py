@@ -28,8 +28,9 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
     actor = GaussianPolicy(
         spec.action_dim,
         config.policy_hidden_dims,
+        layer_norm=config.actor_layer_norm,
         init_mode=config.init,
-        std_mode="calql",
+        std_mode=config.std_mode,
         output_scale=1e-2,
     )
     target_entropy = -config.target_entropy_scale * spec.action_dim

@@ -14,6 +14,8 @@ class CQLConfig:
     q_hidden_dims: tuple[int, ...] = (256, 256)  # static: each critic's MLP
     num_critics: int = 2  # static: ensemble size (WSRL pre-trains with 10)
     layer_norm: str = "none"  # static: LayerNorm in the critics (WSRL: "before_act")
+    actor_layer_norm: str = "none"  # static: LayerNorm in the actor (WSRL: "before_act")
+    std_mode: str = "calql"  # static: log-std head, see networks.STD_MODES (WSRL: "state")
     init: str = "orthogonal"  # static: √2-gain hidden layers, 1e-2 output (Cal-QL)
     target_reduction: str = "min"  # static: "min" or "subset_min" (WSRL)
     subset_size: int = 2  # static: critics in a random target subset

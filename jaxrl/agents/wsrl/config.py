@@ -1,0 +1,35 @@
+"""WSRL hyperparameters (`zhouzypaul/wsrl`; ALGORITHMS.md §1)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from jaxrl.agents.cql.config import CQLConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class WSRLConfig(CQLConfig):
+    """Warm-start RL: CQL (or Cal-QL) pre-training of a 10-critic LayerNorm ensemble, then SAC.
+
+    The offline fields are those of `CQLConfig` with WSRL's `--use_redq` ensemble settings
+    (10 critics, 2-critic subset targets drawn with replacement, LayerNorm before the
+    activation in actor and critics, state-dependent log-std, 1e-2 output layers). After the
+    switch the same parameters, optimizer states and learning rates are trained by plain SAC
+    (`wsrl/agents/sac.py`): no conservative term, no entropy in the target, the actor on the
+    min over all critics. The training config supplies the rest of WSRL's recipe:
+    retention="none", warmup_policy="agent" with 5,000 warm-up steps, utd=4 with batch 256
+    (WSRL's 1024-row batch split into 4 critic minibatches; the actor and temperature take
+    one step on all 1024 rows, `online_actor_update="full"`).
+    """
+
+    num_critics: int = 10
+    layer_norm: str = "before_act"
+    actor_layer_norm: str = "before_act"
+    std_mode: str = "state"
+    init: str = "xavier"  # WSRL's variance-scaling (fan_avg, uniform) hidden layers
+    target_reduction: str = "subset_min"
+    subset_size: int = 2
+    subset_replace: bool = True
+    online_backup_entropy: bool = False  # static: entropy term in the online SAC target
+    online_actor_reduction: str = "min"  # static: "min" (WSRL) or "mean" over critics online
+    online_actor_update: str = "full"  # static: online actor step on the "full" UTD batch

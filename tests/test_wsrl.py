@@ -1,0 +1,73 @@
+"""WSRL's hand-off: CQL offline, SAC online on the same state, with no recompilation."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl.agents.registry import agent_config, make_agent
+from jaxrl.agents.sac import make_sac
+from jaxrl.agents.wsrl.agent import online_sac_config
+from jaxrl.specs import EnvSpec
+from tests.helpers import TINY
+from tests.test_agents import _batch
+
+SPEC = EnvSpec(obs_dim=5, action_dim=2)
+
+
+def _agent(**overrides):
+    cfg = agent_config("wsrl", {**TINY["wsrl"], **overrides})
+    return cfg, make_agent("wsrl", cfg, SPEC)
+
+
+def _utd_batches():
+    return jax.tree.map(lambda x: x.reshape((4, 8) + x.shape[1:]), _batch())
+
+
+def test_online_updates_ignore_the_conservative_weight():
+    """Online, WSRL is plain SAC: the CQL weight changes offline updates but not online ones."""
+    _, low = _agent(cql_alpha=0.0)
+    _, high = _agent(cql_alpha=100.0)
+    state_low, state_high = low.init(jax.random.key(0)), high.init(jax.random.key(0))
+    off_low, _ = jax.jit(low.update)(state_low, _batch(), jax.random.key(1))
+    off_high, _ = jax.jit(high.update)(state_high, _batch(), jax.random.key(1))
+    diff = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), off_low, off_high)
+    assert max(jax.tree.leaves(diff.params["critic"])) > 1e-4
+
+    on_low, m_low = jax.jit(low.update_utd)(state_low, _utd_batches(), jax.random.key(2))
+    on_high, m_high = jax.jit(high.update_utd)(
+        state_high.replace(hparams=state_low.hparams), _utd_batches(), jax.random.key(2)
+    )
+    chex.assert_trees_all_close(on_low.params, on_high.params)
+    assert "cql_gap" not in m_low and "cql_gap" in _agent()[1].update(
+        state_low, _batch(), jax.random.key(1)
+    )[1]
+
+
+def test_online_step_is_wsrl_sac_on_the_pretrained_state():
+    """Critic steps per 256-row slice, one actor step on all rows, learning rates carried over."""
+    cfg, agent = _agent()
+    state = agent.init(jax.random.key(0))
+    pretrained, _ = jax.jit(agent.update)(state, _batch(), jax.random.key(1))
+    online = agent.to_online(pretrained)
+    chex.assert_trees_all_equal_shapes_and_dtypes(online, pretrained)
+    new, metrics = jax.jit(agent.update_utd)(online, _utd_batches(), jax.random.key(2))
+    assert int(new.opt_states["critic"].inner_state[0].count) == 1 + 4
+    assert int(new.opt_states["actor"].inner_state[0].count) == 1 + 1
+    # WSRL's learning rates: actor and temperature 1e-4, critics 3e-4, kept from pre-training.
+    lr = {k: float(v.hyperparams["learning_rate"]) for k, v in new.opt_states.items()}
+    np.testing.assert_allclose([lr["actor"], lr["temperature"], lr["critic"]], [1e-4, 1e-4, 3e-4])
+    # The same as a SAC learner built with WSRL's online settings, applied to that state.
+    sac = make_sac(online_sac_config(cfg), SPEC)
+    ref, _ = jax.jit(sac.update_utd)(online, _utd_batches(), jax.random.key(2))
+    chex.assert_trees_all_close(new.params, ref.params)
+    assert np.isfinite(float(metrics["critic_loss"]))
+    assert online_sac_config(cfg).actor_update == "full"
+    assert online_sac_config(cfg).subset_replace and not online_sac_config(cfg).backup_entropy
+
+
+def test_wsrl_refuses_a_policy_sac_cannot_take():
+    import pytest
+
+    with pytest.raises(ValueError, match="std_mode='state'"):
+        _agent(std_mode="calql")
