@@ -39,9 +39,10 @@ def test_online_updates_ignore_the_conservative_weight():
         state_high.replace(hparams=state_low.hparams), _utd_batches(), jax.random.key(2)
     )
     chex.assert_trees_all_close(on_low.params, on_high.params)
-    assert "cql_gap" not in m_low and "cql_gap" in _agent()[1].update(
-        state_low, _batch(), jax.random.key(1)
-    )[1]
+    assert (
+        "cql_gap" not in m_low
+        and "cql_gap" in _agent()[1].update(state_low, _batch(), jax.random.key(1))[1]
+    )
 
 
 def test_online_step_is_wsrl_sac_on_the_pretrained_state():
