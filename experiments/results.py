@@ -1,0 +1,247 @@
+r"""Every algorithm on the same generated datasets, offline then online: docs/RESULTS.md.
+
+    python experiments/results.py --preset cpu                      # all configs, both datasets
+    python experiments/results.py --preset cpu --algos iql,calql --datasets halfcheetah-medium-v0
+
+Each (dataset, algorithm) pair is one `jaxrl.run.run` job, vmapped over the preset's seeds,
+started from the algorithm's own config file (`experiments/configs/<algo>.py`: its retention,
+UTD, warm-up and switch behaviour) with the preset's budget and network width applied to all
+of them alike. A job whose `summary.json` exists is not rerun, so the command resumes after an
+interruption; `--fresh` reruns everything. The table (printed and written to `--out`) gives,
+per algorithm: the normalized score after offline training and after fine-tuning (mean ± std
+over seeds), the IQM of the final score with its 95% stratified-bootstrap CI, the dip after the
+switch (lowest score in the first 10% of fine-tuning minus the offline score), the online area
+under the curve (time-averaged online score), and the budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import importlib
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """The budget every algorithm gets.
+
+    Attributes:
+      seeds: runs per (dataset, algorithm), vmapped.
+      offline_steps: offline gradient steps (RLPD, which trains from scratch, takes none).
+      online_steps: online environment steps.
+      width: hidden units of every hidden layer of every network (depths stay per algorithm).
+      eval_every: steps between evaluations.
+      eval_episodes: episodes per evaluation and run.
+      warmup_cap: warm-up steps are capped at this (WSRL's 5,000 and RLPD's are too long here).
+    """
+
+    seeds: tuple[int, ...]
+    offline_steps: int
+    online_steps: int
+    width: int
+    eval_every: int
+    eval_episodes: int
+    warmup_cap: int
+
+
+PRESETS = {
+    "cpu": Preset((0, 1, 2, 3), 5_000, 5_000, 128, 1_000, 5, 1_000),
+    "tiny": Preset((0, 1), 200, 200, 16, 100, 2, 50),
+    "gpu": Preset(tuple(range(8)), 250_000, 250_000, 256, 10_000, 10, 5_000),
+}
+DEFAULT_DATASETS = ("halfcheetah-medium-v0", "hopper-medium-v0")
+# Config files that are not algorithms of the comparison (the default job is IQL, "sac" is
+# online-only SAC without data; sweeps and the gpu preset are variants of others).
+EXCLUDED = {"default", "gpu", "sac"}
+
+
+def available_configs() -> list[str]:
+    names = sorted(p.stem for p in (ROOT / "experiments/configs").glob("[a-z]*.py"))
+    return [n for n in names if n not in EXCLUDED and not n.startswith("sweep")]
+
+
+def job_config(name: str, dataset: str, preset: Preset, task: str):
+    """The `TrainConfig` of one job: the algorithm's config file under the preset's budget."""
+    from jaxrl.config import from_mapping
+
+    values = importlib.import_module(f"experiments.configs.{name}").get_config().to_dict()
+    for field in list(values["agent"]):
+        if field.endswith("hidden_dims"):
+            depth = len(values["agent"][field])
+            values["agent"][field] = (preset.width,) * depth
+    from_scratch = values["offline_steps"] == 0  # RLPD
+    values.update(
+        task=task,
+        dataset=dataset,
+        seeds=preset.seeds,
+        offline_steps=0 if from_scratch else preset.offline_steps,
+        online_steps=preset.online_steps,
+        eval_every=preset.eval_every,
+        eval_episodes=preset.eval_episodes,
+        chunk_length=min(values["chunk_length"], preset.eval_every),
+        warmup_steps=min(values["warmup_steps"], preset.warmup_cap),
+        keep_checkpoints=1,
+    )
+    return from_mapping(values)
+
+
+def _signed(x: float) -> str:
+    return "—" if not np.isfinite(x) else f"{x:+.1f}"
+
+
+def _fmt(mean: float, std: float) -> str:
+    return "—" if not np.isfinite(mean) else f"{mean:.1f} ± {std:.1f}"
+
+
+def table_rows(summaries: dict[str, dict]) -> list[dict]:
+    """One row per algorithm from its `summary.json`."""
+    from jaxrl import stats
+
+    rows = []
+    for name, s in summaries.items():
+        runs = s["runs"]
+        off = np.array([r["offline_score"] for r in runs]) if s["offline_steps"] else None
+        fin = np.array([r["final_score"] for r in runs])
+        dips = np.array([r["dip"] for r in runs], dtype=float)
+        auc = np.array([r["online_auc"] for r in runs], dtype=float)
+        lo, hi = stats.bootstrap_ci(fin, stats.iqm, num_resamples=2000, seed=0)
+        rows.append(
+            {
+                "algo": name,
+                "seeds": len(runs),
+                "offline": _fmt(off.mean(), off.std(ddof=1)) if off is not None else "—",
+                "offline_mean": float(off.mean()) if off is not None else float("nan"),
+                "final": _fmt(fin.mean(), fin.std(ddof=1)),
+                "final_iqm": float(stats.iqm(fin)),
+                "iqm_ci": (float(lo), float(hi)),
+                "dip": float(np.nanmean(dips)) if off is not None else float("nan"),
+                "auc": float(np.nanmean(auc)),
+                "budget": f"{s['offline_steps']} + {s['online_steps']}",
+                "seconds": s["seconds"],
+            }
+        )
+    return rows
+
+
+def markdown_table(rows: list[dict]) -> str:
+    head = (
+        "| algorithm | seeds | offline | fine-tuned | fine-tuned IQM [95% CI] | dip | online AUC "
+        "| budget (offline grad steps + online env steps) | wall s |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
+    )
+    body = "".join(
+        f"| {r['algo']} | {r['seeds']} | {r['offline']} | {r['final']} | {r['final_iqm']:.1f} "
+        f"[{r['iqm_ci'][0]:.1f}, {r['iqm_ci'][1]:.1f}] | "
+        f"{_signed(r['dip'])} | {r['auc']:.1f} | {r['budget']} | {r['seconds']:.0f} |\n"
+        for r in rows
+    )
+    return head + body
+
+
+def claims(rows: list[dict]) -> list[str]:
+    """The papers' qualitative claims, checked against this table (not asserted)."""
+    by = {r["algo"]: r for r in rows}
+    out = []
+    offline = [r for r in rows if np.isfinite(r["offline_mean"])]
+    if offline:
+        best = max(offline, key=lambda r: r["offline_mean"])
+        rebrac = by.get("rebrac")
+        verdict = (
+            "holds"
+            if rebrac is not None and best["algo"] == "rebrac"
+            else ("not tested (no rebrac run)" if rebrac is None else "does not hold here")
+        )
+        out.append(
+            f"ReBRAC strongest offline: {verdict}; best offline mean is {best['algo']} "
+            f"({best['offline_mean']:.1f})."
+        )
+    ranked = sorted(rows, key=lambda r: -r["auc"])
+    top = ", ".join(f"{r['algo']} ({r['auc']:.1f})" for r in ranked[:3])
+    fast = {r["algo"] for r in ranked[:3]}
+    verdict = "holds" if {"rlpd", "wsrl"} <= fast else "does not fully hold here"
+    out.append(f"RLPD and WSRL fine-tune fastest (highest online AUC): {verdict}; top 3: {top}.")
+    if "cql" in by and "calql" in by:
+        c, k = by["cql"]["dip"], by["calql"]["dip"]
+        verdict = "holds" if k > c else "does not hold here"
+        out.append(
+            f"Cal-QL avoids CQL's dip after the switch: {verdict} (dip CQL {c:+.1f}, "
+            f"Cal-QL {k:+.1f})."
+        )
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    parser.add_argument("--algos", default="", help="comma-separated config names (default: all)")
+    parser.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
+    parser.add_argument("--task", default="", help="task of the datasets (default: name prefix)")
+    parser.add_argument("--workdir", default=str(ROOT / "runs" / "results"))
+    parser.add_argument("--out", default=str(ROOT / "docs" / "RESULTS.md"))
+    parser.add_argument("--fresh", action="store_true", help="rerun jobs that already finished")
+    args = parser.parse_args(argv)
+
+    from jaxrl.run import enable_compilation_cache, run
+
+    preset = PRESETS[args.preset]
+    names = [a for a in args.algos.split(",") if a] or available_configs()
+    unknown = sorted(set(names) - set(available_configs()))
+    if unknown:
+        sys.exit(f"unknown algorithm config(s) {unknown}; available: {available_configs()}")
+    enable_compilation_cache()
+    command = "python experiments/results.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    sections = []
+    for dataset in [d for d in args.datasets.split(",") if d]:
+        task = args.task or Path(dataset).name.split("-")[0]
+        summaries = {}
+        for name in names:
+            workdir = Path(args.workdir) / args.preset / dataset / name
+            done = workdir / "summary.json"
+            if done.exists() and not args.fresh:
+                summaries[name] = json.loads(done.read_text())
+                continue
+            if args.fresh and workdir.exists():
+                import shutil
+
+                shutil.rmtree(workdir)
+            print(f"[{dataset}] {name} …", flush=True)
+            t0 = time.time()
+            summaries[name] = run(job_config(name, dataset, preset, task), workdir, progress=False)
+            print(f"[{dataset}] {name}: {time.time() - t0:.0f} s", flush=True)
+        rows = table_rows(summaries)
+        table = markdown_table(rows)
+        notes = "\n".join(f"- {c}" for c in claims(rows))
+        print(f"\n{dataset} (normalized scores; {command})\n{table}\n{notes}\n", flush=True)
+        sections.append(f"## {dataset}\n\n{table}\n{notes}\n")
+
+    header = (
+        "# Results: every algorithm on the same generated datasets\n\n"
+        f"Produced by `{command}` on {datetime.date.today().isoformat()} "
+        f"({platform.machine()}, {platform.processor() or 'CPU'}; jax "
+        f"{importlib.import_module('jax').__version__}).\n\n"
+        f"Preset `{args.preset}`: {dataclasses.asdict(preset)}. Scores are normalized "
+        "(0 = random policy, 100 = the dataset suite's expert). Offline and fine-tuned "
+        "columns are mean ± std over seeds; the IQM CI is a 95% percentile bootstrap over "
+        "seeds; dip = lowest score in the first 10% of fine-tuning minus the offline score; "
+        "online AUC = time-averaged score over fine-tuning. Each algorithm keeps its own "
+        "config file's online recipe (retention, UTD, warm-up).\n\n"
+    )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(header + "\n".join(sections))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The results command: each algorithm's recipe under one shared budget, and its table."""
+
+import numpy as np
+import pytest
+
+from experiments import results
+
+
+def test_job_config_applies_the_budget_but_keeps_each_recipe():
+    preset = results.PRESETS["cpu"]
+    wsrl = results.job_config("wsrl", "hopper-medium-v0", preset, "hopper")
+    assert (wsrl.offline_steps, wsrl.online_steps) == (5_000, 5_000)
+    assert wsrl.agent.policy_hidden_dims == (128, 128) and wsrl.agent.q_hidden_dims == (128, 128)
+    assert (wsrl.retention, wsrl.utd, wsrl.warmup_policy) == ("none", 4, "agent")
+    assert wsrl.task == "hopper" and wsrl.seeds == (0, 1, 2, 3)
+    rlpd = results.job_config("rlpd", "hopper-medium-v0", preset, "hopper")
+    assert rlpd.offline_steps == 0  # RLPD trains from scratch with the data
+    assert (rlpd.retention, rlpd.offline_ratio, rlpd.utd) == ("mixed", 0.5, 20)
+    assert rlpd.agent.num_critics == 10 and rlpd.agent.hidden_dims == (128, 128)
+    assert "default" not in results.available_configs()
+    assert {"iql", "cql", "calql", "rlpd", "wsrl"} <= set(results.available_configs())
+
+
+def _summary(offline, final, dips, aucs, offline_steps=100):
+    runs = [
+        {"offline_score": o, "final_score": f, "dip": d, "online_auc": a}
+        for o, f, d, a in zip(offline, final, dips, aucs, strict=True)
+    ]
+    return {"runs": runs, "offline_steps": offline_steps, "online_steps": 100, "seconds": 3.0}
+
+
+def test_table_and_claims_from_summaries():
+    summaries = {
+        "cql": _summary([50, 60], [40, 80], [-30, -10], [30, 40]),
+        "calql": _summary([50, 50], [70, 90], [-2, 0], [60, 70]),
+        "rlpd": _summary([0, 0], [90, 100], [np.nan, np.nan], [80, 90], offline_steps=0),
+    }
+    rows = {r["algo"]: r for r in results.table_rows(summaries)}
+    assert rows["cql"]["offline"] == f"55.0 ± {np.std([50, 60], ddof=1):.1f}"
+    assert rows["cql"]["dip"] == -20.0 and rows["calql"]["dip"] == -1.0
+    assert rows["rlpd"]["offline"] == "—" and np.isnan(rows["rlpd"]["dip"])
+    assert rows["calql"]["final_iqm"] == pytest.approx(80.0)
+    table = results.markdown_table(list(rows.values()))
+    assert "| calql | 2 | 50.0 ± 0.0 | 80.0 ± 14.1 | 80.0 [" in table
+    assert table.count("\n") == 2 + 3
+    claims = " ".join(results.claims(list(rows.values())))
+    assert "Cal-QL avoids CQL's dip after the switch: holds (dip CQL -20.0, Cal-QL -1.0)" in claims
+    assert "ReBRAC strongest offline: not tested" in claims
+    assert "top 3: rlpd (85.0), calql (65.0), cql (35.0)" in claims
