@@ -1,0 +1,66 @@
+"""SAC's losses in the RLPD and WSRL settings, against a numpy computation on network outputs.
+
+The reference re-draws the agent's random numbers with the same key splits (sampling is not
+what is tested), then computes the targets and losses with plain numpy from the networks'
+outputs, so the test pins the wiring: entropy backup or not, masks, discount, min or mean
+over the ensemble for the actor, and the temperature loss form.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl.agents.registry import agent_config, make_agent
+from jaxrl.networks import GaussianPolicy, QEnsemble, tanh_gaussian_sample
+from jaxrl.specs import EnvSpec
+from tests.test_agents import _batch
+
+SPEC = EnvSpec(obs_dim=5, action_dim=2)
+SETTINGS = {
+    # RLPD: entropy backup, mean-Q actor, H_target = -|A|/2.
+    "rlpd": dict(backup_entropy=True, actor_reduction="mean", target_entropy_scale=0.5),
+    # WSRL online: no entropy in the target, min over all critics for the actor.
+    "wsrl": dict(backup_entropy=False, actor_reduction="min", target_entropy_scale=1.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_sac_losses_match_numpy(name):
+    s = SETTINGS[name]
+    overrides = dict(hidden_dims=(8,), critic_hidden_dims=(8,), num_critics=2, **s)
+    # Two critics and a 2-critic subset without replacement: the subset is the whole ensemble.
+    overrides.update(target_reduction="subset_min", subset_size=2, subset_replace=False)
+    cfg = agent_config("sac", overrides)
+    agent = make_agent("sac", cfg, SPEC)
+    state = agent.init(jax.random.key(0))
+    state = state.replace(params={**state.params, "temperature": jnp.log(jnp.float32(0.3))})
+    batch = _batch(16)
+    new, m = jax.jit(agent.update)(state, batch, jax.random.key(5))
+
+    actor = GaussianPolicy(2, (8,))
+    critic = QEnsemble(2, (8,))
+    critic_key, actor_key = jax.random.split(jax.random.key(5))  # the update's key, re-made
+    next_key, _ = jax.random.split(critic_key)
+    a_next, logp_next = tanh_gaussian_sample(
+        *actor.apply(state.params["actor"], batch.next_obs), next_key
+    )
+    q_next = np.asarray(critic.apply(state.target_params["critic"], batch.next_obs, a_next))
+    alpha, gamma = 0.3, 0.99
+    v_next = q_next.min(axis=0) - (alpha * np.asarray(logp_next) if s["backup_entropy"] else 0)
+    not_done = 1.0 - np.asarray(batch.terminated)
+    y = np.asarray(batch.reward) + gamma * not_done * v_next
+    q = np.asarray(critic.apply(state.params["critic"], batch.obs, batch.action))
+    np.testing.assert_allclose(float(m["critic_loss"]), np.mean((q - y[None]) ** 2), rtol=1e-5)
+
+    a_pi, logp_pi = tanh_gaussian_sample(*actor.apply(state.params["actor"], batch.obs), actor_key)
+    q_pi = np.asarray(critic.apply(new.params["critic"], batch.obs, a_pi))  # after critic step
+    q_pi = q_pi.mean(axis=0) if s["actor_reduction"] == "mean" else q_pi.min(axis=0)
+    logp_pi = np.asarray(logp_pi)
+    np.testing.assert_allclose(
+        float(m["actor_loss"]), np.mean(alpha * logp_pi - q_pi), rtol=1e-5, atol=1e-6
+    )
+    target_entropy = -s["target_entropy_scale"] * 2
+    np.testing.assert_allclose(
+        float(m["temperature_loss"]), alpha * (-logp_pi.mean() - target_entropy), rtol=1e-5
+    )
