@@ -138,3 +138,21 @@ def test_unknown_agent_field_is_refused():
         agent_config("iql", {"betta": 3.0})
     with pytest.raises(ValueError, match="unknown algorithm 'dqn'.*allowed"):
         agent_config("dqn")
+
+
+def test_switch_keeps_shapes_and_compiles_update_once(built):
+    """`to_online` changes leaves only, so one compiled update serves both phases."""
+    _, agent, state, _ = built
+    traces = []
+
+    def counted(s, b, k):
+        traces.append(1)
+        return agent.update(s, b, k)
+
+    update = jax.jit(counted)
+    offline, _ = update(state, _batch(), jax.random.key(1))
+    online = agent.to_online(offline)
+    chex.assert_trees_all_equal_shapes_and_dtypes(online, offline)
+    assert jax.tree.structure(online) == jax.tree.structure(offline)
+    update(online, _batch(), jax.random.key(2))
+    assert len(traces) == 1

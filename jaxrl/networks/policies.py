@@ -52,7 +52,7 @@ class GaussianPolicy(nn.Module):
             log_std = nn.Dense(self.action_dim, kernel_init=out_init)(x)
             if self.std_mode == "calql":
                 mult = self.param("log_std_multiplier", nn.initializers.ones, ())
-                offset = self.param("log_std_offset", lambda *_: jnp.array(-1.0), ())
+                offset = self.param("log_std_offset", lambda *_: jnp.array(-1.0, jnp.float32), ())
                 log_std = mult * log_std + offset
         return mean, jnp.clip(log_std, self.log_std_min, self.log_std_max)
 
