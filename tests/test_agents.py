@@ -56,7 +56,7 @@ def test_update_changes_params(built):
 
 def test_stochastic_agents_depend_on_the_key(built):
     name, _, state, update = built
-    if name == "iql":  # IQL's update uses no randomness
+    if name in ("iql", "riql"):  # the IQL family's update uses no randomness
         return
     s1, _ = update(state, _batch(), jax.random.key(1))
     s2, _ = update(state, _batch(), jax.random.key(2))

@@ -9,6 +9,7 @@ from typing import Any
 from jaxrl.agents.base import Agent
 from jaxrl.agents.cql import CalQLConfig, CQLConfig, make_calql, make_cql
 from jaxrl.agents.iql import IQLConfig, make_iql
+from jaxrl.agents.riql import RIQLConfig, make_riql
 from jaxrl.agents.sac import SACConfig, make_sac
 from jaxrl.agents.wsrl import WSRLConfig, make_wsrl
 from jaxrl.specs import EnvSpec
@@ -18,6 +19,7 @@ AGENTS: dict[str, tuple[type, Callable[[Any, EnvSpec], Agent]]] = {
     "iql": (IQLConfig, make_iql),
     "cql": (CQLConfig, make_cql),
     "calql": (CalQLConfig, make_calql),
+    "riql": (RIQLConfig, make_riql),
     "sac": (SACConfig, make_sac),
     "wsrl": (WSRLConfig, make_wsrl),
 }

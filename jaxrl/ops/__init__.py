@@ -2,7 +2,7 @@
 
 from jaxrl.ops.cql import cql_gap
 from jaxrl.ops.ensemble import ENSEMBLE_REDUCTIONS, reduce_ensemble
-from jaxrl.ops.losses import awr_weights, expectile_loss, temperature_loss
+from jaxrl.ops.losses import awr_weights, expectile_loss, huber_loss, temperature_loss
 from jaxrl.ops.returns import mc_return_to_go, mc_return_to_go_np
 from jaxrl.ops.td import polyak, td_target
 
@@ -11,6 +11,7 @@ __all__ = [
     "awr_weights",
     "cql_gap",
     "expectile_loss",
+    "huber_loss",
     "mc_return_to_go",
     "mc_return_to_go_np",
     "polyak",

@@ -44,3 +44,17 @@ def temperature_loss(
     if form == "log_alpha":
         return -log_alpha * jnp.mean(log_probs + target_entropy)
     raise ValueError(f"temperature loss form={form!r}; allowed: 'alpha', 'log_alpha'")
+
+
+def huber_loss(diff: jax.Array, delta: float | jax.Array) -> jax.Array:
+    """½u²/δ where |u| < δ, else |u| − ½δ, elementwise (RIQL's Q loss with δ = 1/σ²).
+
+    Quadratic near zero and linear in the tails, so a few corrupted targets pull the critic
+    by a bounded amount; δ → 0 approaches |u|. (This is PyTorch's `smooth_l1_loss` with
+    `beta=δ`, the form RIQL uses, not the δ-scaled `huber_loss`.)
+
+    References: Yang et al., 2023, "Towards Robust Offline RL under Diverse Data
+    Corruption" (RIQL), eq. (7).
+    """
+    abs_diff = jnp.abs(diff)
+    return jnp.where(abs_diff < delta, 0.5 * diff**2 / delta, abs_diff - 0.5 * delta)

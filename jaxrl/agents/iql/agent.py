@@ -13,13 +13,17 @@ from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams, 
 from jaxrl.agents.iql.config import IQLConfig
 from jaxrl.networks import DeterministicPolicy, GaussianPolicy, QEnsemble, ValueNetwork
 from jaxrl.networks.distributions import gaussian_log_prob
-from jaxrl.ops import awr_weights, expectile_loss, polyak, td_target
+from jaxrl.ops import awr_weights, expectile_loss, huber_loss, polyak, reduce_ensemble, td_target
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
 
 
 def make_iql(config: IQLConfig, spec: EnvSpec) -> Agent:
-    """Builds IQL for `spec`. See `IQLConfig` for the settings."""
+    """Builds IQL for `spec`. See `IQLConfig` for the settings (and RIQL's options)."""
+    if config.q_reduction not in ("min", "quantile"):
+        raise ValueError(f"q_reduction={config.q_reduction!r}; allowed: 'min', 'quantile'")
+    if config.critic_loss not in ("mse", "huber"):
+        raise ValueError(f"critic_loss={config.critic_loss!r}; allowed: 'mse', 'huber'")
     critic = QEnsemble(config.num_critics, config.hidden_dims, config.layer_norm)
     value = ValueNetwork(config.hidden_dims, config.layer_norm)
     if config.deterministic_actor:
@@ -53,6 +57,8 @@ def make_iql(config: IQLConfig, spec: EnvSpec) -> Agent:
                 discount=config.discount,
                 tau=config.tau,
                 exploration_noise=config.exploration_noise,
+                q_quantile=config.q_quantile,
+                huber_delta=1.0 / config.huber_sigma**2,
             ),
             step=jnp.zeros((), jnp.int32),
         )
@@ -74,7 +80,8 @@ def make_iql(config: IQLConfig, spec: EnvSpec) -> Agent:
         del key  # IQL's update is deterministic given the batch
         hp = state.hparams
         params = state.params
-        q_target = jnp.min(critic.apply(state.target_params["critic"], batch.obs, batch.action), 0)
+        q_all = critic.apply(state.target_params["critic"], batch.obs, batch.action)
+        q_target = reduce_ensemble(q_all, config.q_reduction, quantile=hp["q_quantile"])
         v_next = value.apply(params["value"], batch.next_obs)
 
         def value_loss(vp):
@@ -84,6 +91,10 @@ def make_iql(config: IQLConfig, spec: EnvSpec) -> Agent:
         def critic_loss(cp):
             q = critic.apply(cp, batch.obs, batch.action)
             y = td_target(batch.reward, batch.mask, v_next, hp["discount"])
+            if config.target_clip is not None:
+                y = jnp.clip(y, *config.target_clip)
+            if config.critic_loss == "huber":
+                return jnp.mean(huber_loss(q - y[None], hp["huber_delta"])), q
             return jnp.mean((q - y[None]) ** 2), q
 
         (v_loss, v), v_grads = jax.value_and_grad(value_loss, has_aux=True)(params["value"])
