@@ -11,6 +11,12 @@ from jaxrl.config import TrainConfig
 TINY = {
     "iql": {"hidden_dims": (16, 16)},
     "riql": {"hidden_dims": (16, 16), "num_critics": 3},
+    "ro2o": {
+        "hidden_dims": (16, 16),
+        "critic_hidden_dims": (16, 16),
+        "num_critics": 3,
+        "num_perturbations": 4,
+    },
     "sac": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
     "cql": {"policy_hidden_dims": (16, 16), "q_hidden_dims": (16, 16), "cql_n_actions": 3},
     "calql": {"policy_hidden_dims": (16, 16), "q_hidden_dims": (16, 16), "cql_n_actions": 3},

@@ -10,6 +10,7 @@ from jaxrl.agents.base import Agent
 from jaxrl.agents.cql import CalQLConfig, CQLConfig, make_calql, make_cql
 from jaxrl.agents.iql import IQLConfig, make_iql
 from jaxrl.agents.riql import RIQLConfig, make_riql
+from jaxrl.agents.ro2o import RO2OConfig, make_ro2o
 from jaxrl.agents.sac import SACConfig, make_sac
 from jaxrl.agents.wsrl import WSRLConfig, make_wsrl
 from jaxrl.specs import EnvSpec
@@ -20,6 +21,7 @@ AGENTS: dict[str, tuple[type, Callable[[Any, EnvSpec], Agent]]] = {
     "cql": (CQLConfig, make_cql),
     "calql": (CalQLConfig, make_calql),
     "riql": (RIQLConfig, make_riql),
+    "ro2o": (RO2OConfig, make_ro2o),
     "sac": (SACConfig, make_sac),
     "wsrl": (WSRLConfig, make_wsrl),
 }

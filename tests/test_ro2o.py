@@ -1,0 +1,85 @@
+"""RO2O (ALGORITHMS.md §6): its robustness terms by hand, and its critic losses against numpy."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl.agents.registry import agent_config, make_agent
+from jaxrl.agents.ro2o.agent import ood_weight
+from jaxrl.networks import GaussianPolicy, QEnsemble, tanh_gaussian_sample
+from jaxrl.ops import (
+    asymmetric_squared,
+    gaussian_symmetric_kl,
+    linf_perturbations,
+    uncertainty_pseudo_target,
+)
+from jaxrl.specs import EnvSpec
+from tests.test_agents import _batch
+
+SPEC = EnvSpec(obs_dim=5, action_dim=2)
+
+
+def test_robustness_terms_hand_values():
+    np.testing.assert_allclose(asymmetric_squared(jnp.array([2.0, -2.0, 0.0])), [3.2, 0.8, 0.0])
+    # 1-D Gaussians N(0, 1) and N(1, 2²): KL(p‖q) + KL(q‖p) = ((1−4)² + 1·(1+4)) / (2·1·4).
+    kl = gaussian_symmetric_kl(
+        jnp.array([0.0]), jnp.array([0.0]), jnp.array([1.0]), jnp.log(jnp.array([2.0]))
+    )
+    np.testing.assert_allclose(kl, 14.0 / 8.0, rtol=1e-6)
+    assert float(gaussian_symmetric_kl(jnp.ones(3), jnp.zeros(3), jnp.ones(3), jnp.zeros(3))) == 0
+    # Members 1 and 3 (std 1): pseudo-targets 1 − 0.5 and 3 − 0.5.
+    q = jnp.array([[1.0], [3.0]])
+    np.testing.assert_allclose(uncertainty_pseudo_target(q, 0.5), [[0.5], [2.5]])
+    d = linf_perturbations(jax.random.key(0), 50, 3, 0.01)
+    assert d.shape == (50, 3) and float(jnp.max(jnp.abs(d))) <= 0.01
+    hp = {"ood_u_init": 1.0, "ood_u_decay": 0.1, "ood_u_min": 0.3}
+    np.testing.assert_allclose([ood_weight(s, hp) for s in (0, 2, 10)], [1.0, 0.8, 0.3], rtol=1e-6)
+
+
+def test_ro2o_critic_terms_match_numpy_and_switch_freezes_u():
+    cfg = agent_config(
+        "ro2o",
+        {
+            "hidden_dims": (8,),
+            "critic_hidden_dims": (8,),
+            "num_critics": 3,
+            "num_perturbations": 4,
+            "perturb_eps_q": 0.5,
+            "perturb_eps_ood": 0.5,
+        },
+    )
+    agent = make_agent("ro2o", cfg, SPEC)
+    state = agent.init(jax.random.key(0))
+    batch = _batch(16)
+    new, m = jax.jit(agent.update)(state, batch, jax.random.key(3))
+
+    keys = jax.random.split(jax.random.key(3), 7)
+    actor, critic = GaussianPolicy(2, (8,), log_std_min=-5.0), QEnsemble(3, (8,))
+    ap, cp = new.params["actor"], state.params["critic"]  # updated actor, critics before
+    alpha = float(np.exp(new.params["temperature"]))
+    a_next, logp_next = tanh_gaussian_sample(*actor.apply(ap, batch.next_obs), keys[3])
+    q_next = np.asarray(critic.apply(state.target_params["critic"], batch.next_obs, a_next))
+    v = q_next.min(0) - alpha * np.asarray(logp_next)
+    y = np.asarray(batch.reward) + 0.99 * (1 - np.asarray(batch.terminated)) * v
+    q = np.asarray(critic.apply(cp, batch.obs, batch.action))
+    np.testing.assert_allclose(float(m["td_loss"]), ((q - y) ** 2).mean(1).sum(), rtol=1e-5)
+
+    deltas = np.asarray(linf_perturbations(keys[4], 4, 5, 0.5))
+    obs = np.asarray(batch.obs)
+    q_pert = np.stack([np.asarray(critic.apply(cp, obs + d, batch.action)) for d in deltas], 1)
+    diff = q_pert - q[:, None]
+    w = np.where(diff > 0, 0.8, 0.2) * diff**2
+    np.testing.assert_allclose(float(m["q_smooth_loss"]), w.mean(0).max(0).mean(), rtol=1e-5)
+
+    ood_obs = obs[None] + np.asarray(linf_perturbations(keys[5], 4, 5, 0.5))[:, None]
+    a_ood = tanh_gaussian_sample(*actor.apply(ap, ood_obs), keys[6])[0]
+    q_ood = np.asarray(critic.apply(cp, ood_obs, a_ood))
+    # MSE to Q − u·std with u = 1 at step 0: (u·std)² per member.
+    np.testing.assert_allclose(
+        float(m["ood_loss"]), np.mean(np.broadcast_to(q_ood.std(0) ** 2, q_ood.shape)), rtol=1e-4
+    )
+
+    # Online, u is held at online_ood_u (0.1) whatever the step.
+    online = agent.to_online(new)
+    for step in (0, 10**7):
+        assert float(ood_weight(step, online.hparams)) == np.float32(cfg.online_ood_u)
