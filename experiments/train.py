@@ -13,7 +13,10 @@ Configs (experiments/configs/*.py, each a get_config() returning an ml_collectio
   cql      CQL, data appended online
   calql    Cal-QL, 50/50 mixed batches online, calibration kept online
   rlpd     RLPD: SAC from scratch, 50/50 with the dataset, 10 LayerNorm critics, UTD 20
-  wsrl     WSRL's fine-tuning recipe: no retained data, frozen-policy warm-up, UTD 4, batch 1024
+  wsrl     WSRL: CQL pre-training (10 LayerNorm critics), then SAC without retained data,
+           frozen-policy warm-up, UTD 4 (4x256 rows per env step)
+  riql     RIQL: IQL with a 5-critic quantile target and a Huber loss, for corrupted data
+  ro2o     RO2O: SAC-N with smoothness and uncertainty penalties, no retained data online
   gpu      the default job at accelerator scale (D4RL sizes, 1M+1M steps, 16 seeds)
 """
 
