@@ -559,7 +559,8 @@ def report(
 
     Args:
       dirs: run directories, or folders of run directories.
-      out: the output folder; default `DIR/report` for one directory, else `./report`.
+      out: the output folder; default `DIR/report` for one DIR (a run directory or a folder
+        of them), else `./report`.
       group_by: see `group_runs`.
       score_key: the evaluation metric (normalized score by default).
       gamma: target of the optimality gap.
@@ -577,8 +578,9 @@ def report(
       ReportError: a directory is missing files or the runs cannot be compared.
     """
     workdirs = find_workdirs(dirs)
-    out = Path(out) if out is not None else (workdirs[0] / "report" if len(dirs) == 1 else None)
-    out = out or Path("report")
+    if out is None:
+        out = Path(dirs[0]) / "report" if len(dirs) == 1 else Path("report")
+    out = Path(out)
     runs = [
         run
         for workdir in workdirs

@@ -216,6 +216,9 @@ def test_cli_on_a_folder_of_run_directories(two_algos, tmp_path):
     assert "| cql | 4 | 52.5 | 85.0 [" in proc.stdout  # folders are read in sorted order
     assert (out / "table.md").read_text() in proc.stdout
     assert (out / "learning_curves.png").stat().st_size > 0
+    assert rp.main([str(parent), "--resamples", "20", "--group-by", "algo"]) == 0
+    assert "| iql | 4 | 42.5 | 75.0 [" in (parent / "report" / "table.md").read_text()
+    assert rp.find_workdirs([parent]) == [parent / "cql", parent / "iql"]  # report/ is skipped
 
 
 # --------------------------------------------------------------------------- a real job
