@@ -48,6 +48,8 @@ from numpy.typing import ArrayLike
 CURVE_STATISTICS = ("iqm", "mean", "median")
 """Statistics `pointwise_ci` computes at every point of a learning curve."""
 
+_MAX_RESAMPLE_ELEMENTS = 2**23  # resampled curves held at once by `pointwise_ci` (64 MiB)
+
 
 def trim_mean(x: ArrayLike, proportion: float) -> float:
     """The mean of `x` (flattened) after cutting `int(proportion * n)` values from each end.
@@ -406,8 +408,17 @@ def pointwise_ci(
         curves = curves[:, None, :]  # one task
     _check_bootstrap_args(num_resamples, confidence)
     point = _along_runs(statistic, curves[None])[0]
-    resamples = resample_runs(curves, num_resamples, np.random.default_rng(seed))
-    low, high = _interval(_along_runs(statistic, resamples), confidence)
+    num_runs, num_tasks = curves.shape[:2]
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, num_runs, size=(num_resamples, num_runs, num_tasks))  # = resample_runs
+    block = max(1, _MAX_RESAMPLE_ELEMENTS // curves.size)  # bounds memory for long sweeps
+    values = np.concatenate(
+        [
+            _along_runs(statistic, curves[rows[start : start + block], np.arange(num_tasks)])
+            for start in range(0, num_resamples, block)
+        ]
+    )
+    low, high = _interval(values, confidence)
     return point, low, high
 
 

@@ -371,3 +371,13 @@ def test_vectorized_bootstrap_equals_the_loop(statistic, shape):
     fast = stats.bootstrap_ci(x, statistic, num_resamples=300, seed=5)
     slow = stats.bootstrap_ci(x, lambda sample: statistic(sample), num_resamples=300, seed=5)
     assert fast == pytest.approx(slow, abs=1e-12)
+
+
+def test_pointwise_ci_blocks_do_not_change_the_band(monkeypatch):
+    curves = np.random.default_rng(4).normal(size=(6, 2, 5))
+    whole = stats.pointwise_ci(curves, "iqm", num_resamples=100, seed=1)
+    monkeypatch.setattr(stats, "_MAX_RESAMPLE_ELEMENTS", 7 * curves.size)  # 15 blocks
+    np.testing.assert_array_equal(stats.pointwise_ci(curves, "iqm", 100, seed=1), whole)
+    rows = np.random.default_rng(1).integers(0, 6, size=(100, 6, 2))  # the documented draws
+    by_hand = [[stats.iqm(curves[r, np.arange(2), t]) for t in range(5)] for r in rows]
+    np.testing.assert_allclose(whole[1], np.percentile(by_hand, 2.5, axis=0))
