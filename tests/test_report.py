@@ -228,7 +228,9 @@ def test_report_on_a_real_tiny_job(tmp_path):
     from jaxrl.run import run
     from tests.helpers import tiny_config, write_dataset
 
-    # test_training's fixture config, so the session's compilation cache serves its programs.
+    # test_training's fixture config: in one pytest session (CI) the persistent compilation
+    # cache shares every compiled program between the two modules (checked: the second adds
+    # only a trivial squeeze to the cache). Whichever runs first compiles; the other reuses.
     config = tiny_config(
         "iql",
         dataset=write_dataset(tmp_path / "tiny.hdf5"),
