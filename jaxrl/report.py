@@ -281,11 +281,12 @@ def score_matrix(group: Group, values: Sequence[float] | None = None) -> np.ndar
             "stratified bootstrap needs the same number on every task. Run the same seeds on "
             "every task, or use --group-by dir to compare the directories one by one."
         )
-    return np.stack([np.asarray(v, dtype=np.float64) for v in by_task.values()], axis=1)
+    return np.stack([np.asarray(by_task[task], dtype=np.float64) for task in _tasks(group)], 1)
 
 
 def _tasks(group: Group) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(run.task for run in group.runs))
+    """The group's tasks, sorted: the column order of its score matrices."""
+    return tuple(sorted({run.task for run in group.runs}))
 
 
 # --------------------------------------------------------------------------- the table

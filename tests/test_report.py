@@ -166,7 +166,9 @@ def test_multi_task_group_is_stratified(tmp_path):
     groups = rp.group_runs([*rp.load_runs(a), *rp.load_runs(b)], "algo")
     assert [g.label for g in groups] == ["iql"]
     matrix = rp.score_matrix(groups[0])
-    np.testing.assert_array_equal(matrix, [[60, 10], [70, 20], [80, 30], [90, 40]])
+    np.testing.assert_array_equal(matrix, [[60, 10], [70, 20], [80, 30], [90, 40]])  # sorted
+    swapped = rp.group_runs([*rp.load_runs(b), *rp.load_runs(a)], "algo")
+    np.testing.assert_array_equal(rp.score_matrix(swapped[0]), matrix)  # same column order
     row = rp.compare(groups, num_resamples=100)[0]
     assert row["tasks"] == 2 and row["runs"] == 8
     assert row["iqm"] == pytest.approx(stats.iqm(matrix))  # mean of 30, 40, 60, 70
