@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ def _labelled_curves(
     raise TypeError(f"cannot plot a {type(records_or_curves).__name__}")
 
 
-def _on_common_grid(curves: Curves) -> tuple[np.ndarray, np.ndarray]:
+def on_common_grid(curves: Curves) -> tuple[np.ndarray, np.ndarray]:
     """The runs' scores on one step grid: [steps], [runs, steps].
 
     Runs evaluated at the same steps (the usual case: seeds of one vmapped program) are stacked
@@ -166,7 +166,7 @@ def plot_learning_curve(
         color = f"C{index % 10}"
         for steps, scores in curves.values():
             ax.plot(steps, scores, color=color, alpha=0.3, linewidth=0.7)
-        grid, stacked = _on_common_grid(curves)
+        grid, stacked = on_common_grid(curves)
         mean, std = stacked.mean(axis=0), stacked.std(axis=0)
         name = f"mean ± std, n={len(curves)}"
         ax.plot(
@@ -218,21 +218,210 @@ def learning_curve(
     Returns:
       `path`, as a `Path`.
     """
+    return save_figure(
+        lambda figure: plot_learning_curve(
+            figure.add_subplot(),
+            records_or_curves,
+            switch_step=switch_step,
+            title=title,
+            ylabel=ylabel,
+            xlabel=xlabel,
+            score_key=score_key,
+            step_key=step_key,
+            run_key=run_key,
+        ),
+        path,
+        figsize,
+    )
+
+
+def save_figure(
+    draw: Callable[[Figure], Any],
+    path: str | os.PathLike[str],
+    figsize: tuple[float, float] = (6.4, 4.0),
+) -> Path:
+    """Calls `draw(figure)` on a new Agg figure and saves it as a PNG at 120 dpi.
+
+    Args:
+      draw: draws on the figure (adds its own axes).
+      path: where to write the PNG; parent directories are created.
+      figsize: figure size in inches.
+
+    Returns:
+      `path`, as a `Path`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(figure)
-    plot_learning_curve(
-        figure.add_subplot(),
-        records_or_curves,
-        switch_step=switch_step,
-        title=title,
-        ylabel=ylabel,
-        xlabel=xlabel,
-        score_key=score_key,
-        step_key=step_key,
-        run_key=run_key,
-    )
+    draw(figure)
     figure.savefig(path, dpi=DPI, format="png")
     figure.clear()
     return path
+
+
+Band = tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike]
+"""(x, point, low, high): a statistic along x with its confidence band, all 1-D."""
+
+
+def _finish(ax: Axes, xlabel: str, ylabel: str, title: str | None, legend: bool = True) -> Axes:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def plot_curve_bands(
+    ax: Axes,
+    bands: Mapping[str, Band],
+    switch_steps: Sequence[float] = (),
+    title: str | None = None,
+    ylabel: str = "normalized score (IQM, 95% CI)",
+    xlabel: str = "step",
+) -> Axes:
+    """Draws one aggregate learning curve per label with its confidence band.
+
+    Args:
+      ax: the axes to draw on.
+      bands: label -> (steps, point, low, high), e.g. from `jaxrl.stats.pointwise_ci`.
+      switch_steps: where to draw dashed "offline → online" lines (one per distinct step).
+      title: the axes title.
+      ylabel: the y-axis label (say which statistic and interval).
+      xlabel: the x-axis label.
+
+    Returns:
+      `ax`.
+    """
+    if not bands:
+        raise ValueError("no curves to plot")
+    for index, (label, (steps, point, low, high)) in enumerate(bands.items()):
+        color = f"C{index % 10}"
+        ax.plot(steps, point, color=color, linewidth=2.0, label=label)
+        ax.fill_between(steps, low, high, color=color, alpha=0.2, linewidth=0)
+    for i, step in enumerate(sorted(set(switch_steps))):
+        ax.axvline(
+            step, color="0.3", linestyle="--", linewidth=1.2, label=SWITCH_LABEL if i == 0 else None
+        )
+    return _finish(ax, xlabel, ylabel, title)
+
+
+def plot_performance_profiles(
+    ax: Axes,
+    taus: ArrayLike,
+    profiles: Mapping[str, tuple[ArrayLike, ArrayLike, ArrayLike]],
+    title: str | None = None,
+    xlabel: str = "normalized score τ",
+) -> Axes:
+    """Draws score distributions (fraction of runs scoring above τ) with confidence bands.
+
+    Args:
+      ax: the axes to draw on.
+      taus: the thresholds, 1-D.
+      profiles: label -> (profile, low, high) at `taus`, e.g. from
+        `jaxrl.stats.performance_profile_ci`.
+      title: the axes title.
+      xlabel: the x-axis label.
+
+    Returns:
+      `ax`.
+    """
+    bands = {label: (taus, *profile) for label, profile in profiles.items()}
+    ylabel = "fraction of runs with score > τ"
+    plot_curve_bands(ax, bands, title=title, ylabel=ylabel, xlabel=xlabel)
+    ax.set_ylim(-0.02, 1.02)
+    return ax
+
+
+def plot_probability_of_improvement(
+    ax: Axes,
+    labels: Sequence[str],
+    matrix: ArrayLike,
+    low: ArrayLike | None = None,
+    high: ArrayLike | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Draws the pairwise P(row > column) as an annotated heat map (0.5: no difference).
+
+    Args:
+      ax: the axes to draw on.
+      labels: the groups, in row (and column) order.
+      matrix: [n, n] probabilities; the diagonal and undefined pairs are NaN (left blank).
+      low: [n, n] lower ends of the confidence intervals, written under each value.
+      high: [n, n] upper ends.
+      title: the axes title.
+
+    Returns:
+      `ax`.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    n = len(labels)
+    if matrix.shape != (n, n):
+        raise ValueError(f"matrix must be [{n}, {n}] for {n} labels, got {matrix.shape}")
+    image = ax.imshow(np.ma.masked_invalid(matrix), cmap="RdBu", vmin=0.0, vmax=1.0)
+    ax.figure.colorbar(image, ax=ax, label="P(row > column)")
+    ax.set_xticks(range(n), labels, rotation=45, ha="right", fontsize="small")
+    ax.set_yticks(range(n), labels, fontsize="small")
+    size = "small" if n <= 6 else "x-small"
+    for i in range(n):
+        for j in range(n):
+            if not np.isfinite(matrix[i, j]):
+                continue
+            text = f"{matrix[i, j]:.2f}"
+            if low is not None and high is not None and n <= 6:
+                text += f"\n[{np.asarray(low)[i, j]:.2f}, {np.asarray(high)[i, j]:.2f}]"
+            dark = abs(matrix[i, j] - 0.5) > 0.3
+            ax.text(j, i, text, ha="center", va="center", fontsize=size, color="w" if dark else "k")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_sensitivity(
+    ax: Axes,
+    key: str,
+    lines: Mapping[str, Band],
+    title: str | None = None,
+    ylabel: str = "final normalized score (IQM, 95% CI)",
+    log_x: bool = False,
+) -> Axes:
+    """Draws a statistic against one swept hyperparameter, one line per other setting.
+
+    Args:
+      ax: the axes to draw on.
+      key: the swept hyperparameter (the x-axis label).
+      lines: line label -> (values, point, low, high); `values` numeric, or strings shown as
+        categories.
+      title: the axes title.
+      ylabel: the y-axis label.
+      log_x: a logarithmic x axis (for values spanning decades, e.g. CQL α).
+
+    Returns:
+      `ax`.
+    """
+    if not lines:
+        raise ValueError("no sensitivity lines to plot")
+    categories: list[str] = []
+    for band in lines.values():
+        if not all(isinstance(v, int | float) for v in band[0]):
+            categories += [str(v) for v in band[0] if str(v) not in categories]
+    for index, (label, (values, point, low, high)) in enumerate(lines.items()):
+        x = [categories.index(str(v)) for v in values] if categories else list(values)
+        point, low, high = (np.asarray(a, dtype=np.float64) for a in (point, low, high))
+        ax.errorbar(
+            x,
+            point,
+            yerr=[point - low, high - point],
+            color=f"C{index % 10}",
+            marker="o",
+            capsize=3,
+            label=label,
+        )
+    if categories:
+        ax.set_xticks(range(len(categories)), categories)
+    elif log_x:
+        ax.set_xscale("log")
+    return _finish(ax, key, ylabel, title, legend=len(lines) > 1 or next(iter(lines)) != "")

@@ -466,9 +466,11 @@ def _summarize(config, curves, at_switch, references, seconds) -> dict[str, Any]
                 "offline_score": float(offline[i]),
                 "final_score": float(final[i]),
                 "dip": o2o["dip"],
+                "relative_dip": o2o["relative_dip"],
                 "online_auc": o2o["online_auc"],
             }
         )
+    online = config.online_steps > 0
     return {
         "algo": config.algo,
         "task": config.task,
@@ -480,6 +482,9 @@ def _summarize(config, curves, at_switch, references, seconds) -> dict[str, Any]
         "runs": per_run,
         "offline": stats.summarize(offline) if config.offline_steps else None,
         "final": stats.summarize(final),
+        # Aggregates (IQM, CIs, ...) of the per-run dip and online AUC (stats.o2o_metrics).
+        "dip": stats.summarize([r["dip"] for r in per_run]) if online else None,
+        "online_auc": stats.summarize([r["online_auc"] for r in per_run]) if online else None,
         "improved_runs": int(np.sum(final > offline)),
     }
 

@@ -1,4 +1,4 @@
-"""Tests for jaxrl.logging (metric files), jaxrl.stats (rliable aggregates) and jaxrl.plots."""
+"""Tests for jaxrl.logging (metric files) and jaxrl.plots (stats: tests/test_stats.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from jaxrl import logging as jlog
-from jaxrl import plots, stats
+from jaxrl import plots
 
 # --------------------------------------------------------------------------- logging
 
@@ -147,127 +147,6 @@ def test_tensorboard_step():
     assert jlog._tensorboard_step({"step": 7, "env_steps": 1}, default=0) == 7
     assert jlog._tensorboard_step({"env_steps": 3, "grad_steps": 4}, default=0) == 7
     assert jlog._tensorboard_step({"loss": 1.0}, default=5) == 5
-
-
-# --------------------------------------------------------------------------- stats
-
-
-def test_iqm_hand_values():
-    assert stats.iqm(np.arange(1, 9)) == pytest.approx(4.5)  # mean of 3, 4, 5, 6
-    # n = 10 cuts int(2.5) = 2 from each side: mean of 3..8.
-    assert stats.iqm(np.arange(1, 11)) == pytest.approx(5.5)
-    assert stats.iqm([10.0, 1.0, 100.0, 3.0, 2.0, 4.0, -50.0, 5.0]) == pytest.approx(3.5)
-    assert stats.iqm([7.0]) == 7.0
-    assert stats.trim_mean([1.0, 2.0, 3.0, 100.0], 0.0) == pytest.approx(26.5)
-    with pytest.raises(ValueError):
-        stats.iqm([])
-
-
-def test_optimality_gap_hand_values():
-    assert stats.optimality_gap([50.0, 100.0, 150.0]) == pytest.approx(50.0 / 3)
-    assert stats.optimality_gap([0.5, 1.2], gamma=1.0) == pytest.approx(0.25)
-    assert stats.optimality_gap([120.0, 130.0]) == 0.0
-
-
-def test_bootstrap_ci_contains_statistic_and_narrows():
-    rng = np.random.default_rng(1)
-    small = rng.normal(50.0, 10.0, size=10)
-    large = rng.normal(50.0, 10.0, size=400)
-    for statistic in (np.mean, stats.iqm):
-        low_s, high_s = stats.bootstrap_ci(small, statistic, num_resamples=1000)
-        low_l, high_l = stats.bootstrap_ci(large, statistic, num_resamples=1000)
-        assert low_s <= statistic(small) <= high_s
-        assert low_l <= statistic(large) <= high_l
-        assert high_l - low_l < (high_s - low_s) / 2
-
-
-def test_bootstrap_ci_is_deterministic_per_seed():
-    x = np.arange(20.0)
-    a = stats.bootstrap_ci(x, np.mean, num_resamples=300, seed=3)
-    assert a == stats.bootstrap_ci(x, np.mean, num_resamples=300, seed=3)
-    assert a != stats.bootstrap_ci(x, np.mean, num_resamples=300, seed=4)
-    lo50, hi50 = stats.bootstrap_ci(x, np.mean, num_resamples=300, seed=3, confidence=0.5)
-    assert a[0] <= lo50 <= hi50 <= a[1]
-
-
-def test_bootstrap_constant_and_single_run():
-    assert stats.bootstrap_ci(np.full(5, 3.0), np.mean, num_resamples=50) == (3.0, 3.0)
-    assert stats.bootstrap_ci([4.0], stats.iqm, num_resamples=50) == (4.0, 4.0)
-
-
-def test_stratified_bootstrap_resamples_within_tasks():
-    # Task 0 scores are all 0, task 1 all 100: a stratified resample always holds n of each,
-    # so the mean is exactly 50 (an unstratified resample of the flat array would vary).
-    x = np.stack([np.zeros(6), np.full(6, 100.0)], axis=1)  # [runs=6, tasks=2]
-    seen_sizes = []
-
-    def mean_recording_size(sample):
-        seen_sizes.append(sample.shape)
-        return np.mean(sample)
-
-    assert stats.bootstrap_ci(x, mean_recording_size, num_resamples=100) == (50.0, 50.0)
-    assert set(seen_sizes) == {(12,)}
-    low, high = stats.bootstrap_ci(x.ravel(), np.mean, num_resamples=100)
-    assert low < 50.0 < high
-
-    varied = np.random.default_rng(0).normal(size=(5, 3))
-    low, high = stats.bootstrap_ci(varied, stats.iqm, num_resamples=200)
-    assert low <= high
-    with pytest.raises(ValueError):
-        stats.bootstrap_ci(np.zeros((2, 2, 2)), np.mean)
-
-
-def test_summarize():
-    scores = np.array([10.0, 60.0, 70.0, 75.0, 80.0, 85.0, 90.0, 120.0])
-    summary = stats.summarize(scores)
-    assert summary["num_runs"] == 8
-    assert summary["mean"] == pytest.approx(73.75)
-    assert summary["median"] == pytest.approx(77.5)
-    assert summary["iqm"] == pytest.approx(77.5)
-    assert summary["optimality_gap"] == pytest.approx(np.mean([90, 40, 30, 25, 20, 15, 10, 0]))
-    assert summary["std"] == pytest.approx(np.std(scores, ddof=1))
-    low, high = summary["mean_ci95"]
-    assert low <= summary["mean"] <= high
-    low, high = summary["iqm_ci95"]
-    assert low <= summary["iqm"] <= high
-    assert json.loads(json.dumps(summary)) == summary
-    assert stats.summarize(scores, seed=1)["mean_ci95"] != summary["mean_ci95"]
-
-    multi = stats.summarize(np.array([[1.0, 10.0], [3.0, 30.0]]))
-    assert multi["num_runs"] == 2
-    assert multi["median"] == pytest.approx(np.median([2.0, 20.0]))
-    assert stats.summarize([5.0])["std"] == 0.0
-
-
-def test_o2o_metrics_hand_made_curve():
-    steps = np.array([0, 50, 100, 110, 120, 150, 200])
-    scores = np.array([10.0, 20.0, 30.0, 25.0, 28.0, 40.0, 50.0])
-    m = stats.o2o_metrics(steps, scores, switch_step=100)
-    assert m["offline_score"] == 30.0
-    assert m["final_score"] == 50.0
-    assert m["improvement"] == 20.0
-    assert m["dip"] == pytest.approx(-5.0)  # window (100, 110]: min 25
-    # Trapezoids from (100, 30): 10*27.5 + 10*26.5 + 30*34 + 50*45 = 3810 over 100 steps.
-    assert m["online_auc"] == pytest.approx(38.1)
-
-    wider = stats.o2o_metrics(steps, scores, switch_step=100, dip_window_frac=0.5)
-    assert wider["dip"] == pytest.approx(-5.0)  # (100, 150]: min(25, 28, 40)
-    rising = stats.o2o_metrics(steps, scores + np.array([0, 0, 0, 10, 0, 0, 0]), 100)
-    assert rising["dip"] == pytest.approx(5.0)  # no drop: the raw difference is positive
-
-
-def test_o2o_metrics_edge_cases():
-    # Switch between evaluations: offline score is the last one before it.
-    m = stats.o2o_metrics([0, 10, 30], [1.0, 2.0, 4.0], switch_step=20, dip_window_frac=0.05)
-    assert m["offline_score"] == 2.0
-    assert m["dip"] == 2.0  # empty window falls back to the first online evaluation
-    assert m["online_auc"] == pytest.approx(3.0)  # (2 + 4) / 2 over [20, 30]
-    offline_only = stats.o2o_metrics([0, 10], [1.0, 2.0], switch_step=10)
-    assert math.isnan(offline_only["dip"]) and math.isnan(offline_only["online_auc"])
-    online_only = stats.o2o_metrics([10, 20], [1.0, 3.0], switch_step=0)
-    assert math.isnan(online_only["offline_score"]) and online_only["online_auc"] == 2.0
-    with pytest.raises(ValueError):
-        stats.o2o_metrics([2, 1], [0.0, 0.0], switch_step=1)
 
 
 # --------------------------------------------------------------------------- plots
