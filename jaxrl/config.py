@@ -9,6 +9,7 @@ from typing import Any
 
 from jaxrl.agents.registry import AGENTS, agent_config
 from jaxrl.buffers.mixer import RETENTION_MODES
+from jaxrl.data.samplers import SAMPLERS
 from jaxrl.envs.registry import TASKS
 
 DIVERGENCE_MODES = ("stop", "freeze")
@@ -51,6 +52,9 @@ class TrainConfig:
     buffer_capacity: int = 0  # online buffer rows; 0 means online_steps (rounded up to num_envs)
     warmup_steps: int = 0  # online env steps collected before the first update
     warmup_policy: str = "agent"  # "agent" (WSRL: frozen pre-trained policy) | "random" (RLPD)
+    sampler: str = "uniform"  # offline draws: "uniform" | "rw" | "aw" | "topk" (trajectory weights)
+    sampler_temperature: float = 0.1  # α of the "rw"/"aw" softmax (reference: 0.1)
+    sampler_top_fraction: float = 0.1  # share of best-return trajectories "topk" samples from
     reward_scale: float = 1.0  # r ← r · scale + bias, offline and online alike
     reward_bias: float = 0.0
     eval_every: int = 2_000  # steps between evaluations (a multiple of chunk_length)
@@ -91,6 +95,16 @@ def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
     _allowed("retention", config.retention, RETENTION_MODES)
     _allowed("warmup_policy", config.warmup_policy, ("agent", "random"))
     _allowed("on_divergence", config.on_divergence, DIVERGENCE_MODES)
+    _allowed("sampler", config.sampler, SAMPLERS)
+    if not config.sampler_temperature > 0:
+        raise ConfigError(
+            f"sampler_temperature={config.sampler_temperature} must be > 0 (reference: 0.1)"
+        )
+    if not 0.0 < config.sampler_top_fraction <= 1.0:
+        raise ConfigError(
+            f"sampler_top_fraction={config.sampler_top_fraction} must lie in (0, 1] "
+            "(reference: 0.1, the best 10% of trajectories)"
+        )
     if not isinstance(config.agent_config(), AGENTS[config.algo][0]):
         raise ConfigError(
             f"agent config is a {type(config.agent_config()).__name__}, but algo={config.algo!r} "
@@ -134,6 +148,11 @@ def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
         raise ConfigError(f"offline_ratio={config.offline_ratio} must lie in [0, 1]")
     if config.offline_steps > 0 and not config.dataset:
         raise ConfigError(f"offline_steps={config.offline_steps} needs a dataset; set dataset=")
+    if config.sampler != "uniform" and not config.dataset:
+        raise ConfigError(
+            f"sampler={config.sampler!r} weights a dataset's transitions; set dataset= or "
+            "sampler='uniform'"
+        )
     if config.online_steps > 0 and config.retention != "none" and not config.dataset:
         raise ConfigError(
             f"retention={config.retention!r} needs a dataset; set dataset= or retention='none'"

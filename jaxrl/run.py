@@ -26,6 +26,7 @@ import jaxrl
 from jaxrl import data as data_lib
 from jaxrl import stats
 from jaxrl.agents.registry import make_agent
+from jaxrl.buffers import WeightedDataset
 from jaxrl.checkpoint import FORMAT_VERSION, Checkpointer, CheckpointError, checkpoint_dir
 from jaxrl.config import (
     RESUME_SAFE_FIELDS,
@@ -35,6 +36,7 @@ from jaxrl.config import (
     config_to_json,
     validate,
 )
+from jaxrl.data import samplers
 from jaxrl.envs import Env, make_env, normalized_score
 from jaxrl.logging import METRICS_JSONL, MetricWriter, read_metrics, truncate_metrics
 from jaxrl.training import (
@@ -61,7 +63,7 @@ class Built:
     config: TrainConfig
     env: Env
     agent: Any
-    dataset: Transition
+    dataset: Transition | WeightedDataset  # weighted when config.sampler != "uniform"
     dataset_size: int
     references: tuple[float, float]
     offline_chunk: Callable
@@ -121,6 +123,15 @@ def build(config: TrainConfig) -> Built:
         if needs_mc_returns(config):
             ds = data_lib.with_mc_returns(ds, agent_cfg.discount)
         dataset = data_lib.to_device(ds)
+        if config.sampler != "uniform":
+            # Weights from the rewards as training sees them, as the reference does.
+            probs = samplers.sampling_probabilities(
+                ds,
+                config.sampler,
+                temperature=config.sampler_temperature,
+                top_fraction=config.sampler_top_fraction,
+            )
+            dataset = WeightedDataset(dataset, jax.device_put(samplers.sampling_cdf(probs)))
         size = ds.size
         meta = ds.metadata
     else:

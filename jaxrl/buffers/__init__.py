@@ -3,6 +3,7 @@
 from jaxrl.buffers.mixer import RETENTION_MODES, mixed_sample, offline_fraction
 from jaxrl.buffers.ring import (
     BufferState,
+    WeightedDataset,
     buffer_add,
     buffer_init,
     buffer_sample,
@@ -13,6 +14,7 @@ from jaxrl.buffers.ring import (
 __all__ = [
     "RETENTION_MODES",
     "BufferState",
+    "WeightedDataset",
     "buffer_add",
     "buffer_init",
     "buffer_sample",

@@ -2,6 +2,8 @@
 
 Pure functions over `BufferState`, as flashbax does: `buffer_add` writes rows at the insert
 position (wrapping around), `buffer_sample` draws uniformly among the filled rows.
+`dataset_sample` draws from the offline dataset, uniformly or, for a `WeightedDataset`, by
+inverse-CDF search of a per-transition table (`jaxrl.data.samplers`).
 """
 
 from __future__ import annotations
@@ -56,8 +58,38 @@ def buffer_sample(state: BufferState, key: jax.Array, batch_size: int) -> Transi
     return jax.tree.map(lambda x: x[idx], state.data)
 
 
-def dataset_sample(dataset: Transition, key: jax.Array, batch_size: int) -> Transition:
-    """`batch_size` rows drawn uniformly with replacement from a whole dataset."""
+@struct.dataclass
+class WeightedDataset:
+    """An offline dataset on the device with a per-transition sampling table.
+
+    Attributes:
+      transitions: the dataset, leading axis N.
+      cdf: uint32 [N] cumulative counts out of 2^31 (`jaxrl.data.samplers.sampling_cdf`):
+        row i is drawn with probability (cdf[i] − cdf[i − 1]) / 2^31. Like the dataset it is
+        shared by every run index, never copied per run.
+    """
+
+    transitions: Transition
+    cdf: jax.Array
+
+    @property
+    def size(self) -> int:
+        return self.transitions.reward.shape[0]
+
+
+def dataset_sample(
+    dataset: Transition | WeightedDataset, key: jax.Array, batch_size: int
+) -> Transition:
+    """`batch_size` rows drawn with replacement from a whole dataset.
+
+    A plain `Transition` is sampled uniformly. A `WeightedDataset` is sampled by inverse CDF:
+    31 uniform random bits per row, located in the table by binary search (O(log N) per row).
+    """
+    if isinstance(dataset, WeightedDataset):
+        bits = jax.random.bits(key, (batch_size,), jnp.uint32) >> 1
+        idx = jnp.searchsorted(dataset.cdf, bits, side="right")
+        idx = jnp.minimum(idx, dataset.size - 1)  # cdf[-1] = 2^31 > bits; a guard only
+        return jax.tree.map(lambda x: x[idx], dataset.transitions)
     idx = jax.random.randint(key, (batch_size,), 0, dataset.reward.shape[0])
     return jax.tree.map(lambda x: x[idx], dataset)
 

@@ -9,6 +9,7 @@ Example:
     >>> transitions = data.to_device(ds)  # doctest: +SKIP
 """
 
+from jaxrl.data.corruption import corrupt, corrupted_indices
 from jaxrl.data.dataset import (
     Dataset,
     DatasetError,
@@ -20,16 +21,22 @@ from jaxrl.data.dataset import (
     with_mc_returns,
 )
 from jaxrl.data.io import data_dir, load, save_hdf5, save_npz
+from jaxrl.data.samplers import SAMPLERS, sampling_cdf, sampling_probabilities
 
 __all__ = [
+    "SAMPLERS",
     "Dataset",
     "DatasetError",
     "data_dir",
     "episode_ends",
+    "corrupt",
+    "corrupted_indices",
     "episode_returns",
     "from_arrays",
     "load",
     "save_hdf5",
+    "sampling_cdf",
+    "sampling_probabilities",
     "save_npz",
     "to_device",
     "validate",
