@@ -36,6 +36,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.buffer_capacity = 0  # online buffer rows (0: online_steps)
     c.warmup_steps = 0  # env steps before the first online update
     c.warmup_policy = "agent"  # agent | random
+    c.sampler = "uniform"  # offline draws: uniform | rw | aw | topk (trajectory weighting)
+    c.sampler_temperature = 0.1  # α of rw / aw
+    c.sampler_top_fraction = 0.1  # share of best trajectories topk draws from
     c.reward_scale = 1.0  # r * scale + bias
     c.reward_bias = 0.0
     c.eval_every = 2_000  # steps between evaluations
