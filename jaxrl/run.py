@@ -179,6 +179,23 @@ def _config_dict(config: TrainConfig) -> dict[str, Any]:
     return json.loads(config_to_json(config))
 
 
+def _with_new_defaults(old: dict[str, Any]) -> dict[str, Any]:
+    """`old` with the defaults of fields added to the library since it was written.
+
+    A new field's default reproduces the behaviour from before the field existed, so a run
+    directory written by an older version resumes without `allow_config_change`.
+    """
+    from jaxrl.agents.registry import AGENTS
+
+    algo = old.get("algo", TrainConfig.algo)
+    if algo not in AGENTS:
+        return old
+    defaults = json.loads(config_to_json(TrainConfig(algo=algo)))
+    filled = {**defaults, **old}
+    filled["agent"] = {**defaults["agent"], **(old.get("agent") or {})}
+    return filled
+
+
 def check_config_change(
     old: dict[str, Any], config: TrainConfig, where: str, allow: bool = False
 ) -> list[tuple[str, Any, Any]]:
@@ -187,7 +204,7 @@ def check_config_change(
     Raises:
       ConfigError: a field outside `RESUME_SAFE_FIELDS` differs and `allow` is false.
     """
-    diff = config_diff(old, _config_dict(config))
+    diff = config_diff(_with_new_defaults(old), _config_dict(config))
     unsafe = [d for d in diff if d[0] not in RESUME_SAFE_FIELDS]
     if unsafe and not allow:
         lines = "\n".join(f"  {name}: {a!r} → {b!r}" for name, a, b in unsafe)

@@ -123,3 +123,19 @@ def test_config_is_frozen():
     config = TrainConfig()
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.batch_size = 3  # type: ignore[misc]
+
+
+def test_a_run_written_before_new_fields_existed_resumes():
+    """Fields added since a run directory was written take their defaults, not `None`."""
+    import json
+
+    from jaxrl.config import config_to_json
+    from jaxrl.run import check_config_change
+
+    config = TrainConfig(algo="iql")
+    old = json.loads(config_to_json(config))
+    del old["sampler"], old["agent"]["q_reduction"]
+    assert check_config_change(old, config, "runs/x") == []
+    old["batch_size"] = 64  # a real difference is still refused
+    with pytest.raises(ConfigError, match="batch_size: 64 → 256"):
+        check_config_change(old, config, "runs/x")
