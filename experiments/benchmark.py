@@ -56,7 +56,7 @@ from jaxrl import data as data_lib  # noqa: E402
 from jaxrl.agents.registry import AGENTS, agent_config, make_agent  # noqa: E402
 from jaxrl.buffers import buffer_add, buffer_init, buffer_sample, dataset_sample  # noqa: E402
 from jaxrl.config import TrainConfig  # noqa: E402
-from jaxrl.envs import make_env  # noqa: E402
+from jaxrl.envs import Env, EnvState, make_env  # noqa: E402
 from jaxrl.training import (  # noqa: E402
     init_train_state,
     make_evaluator,
@@ -287,6 +287,18 @@ def _with_dims(algo: str, dims: tuple[int, ...], overrides: dict[str, Any]):
     return agent_config(algo, {**sizes, **overrides})
 
 
+def learner_env(spec):
+    """An `Env` whose reset makes a placeholder state: the learner workload never steps an env,
+    and building the states through Brax's reset would only add its compile time."""
+
+    def reset(key):
+        zero = jnp.zeros((), jnp.float32)
+        obs = jnp.zeros((spec.obs_dim,), jnp.float32)
+        return EnvState(zero, obs, zero, jnp.zeros((), jnp.int32), key)
+
+    return Env(reset=reset, step=None, spec=spec, task=None)
+
+
 def _init_states(config: TrainConfig, agent, env):
     seeds = jnp.arange(config.num_runs, dtype=jnp.uint32)
     return jax.jit(jax.vmap(lambda s: init_train_state(config, agent, env, s)))(seeds)
@@ -375,6 +387,7 @@ def learner_record(
         buffer_capacity=1,
     )
     agent = make_agent(algo, acfg, env.spec)
+    env = learner_env(env.spec)
     if utd == 1:
         chunk = make_offline_chunk(config, agent)
     else:
@@ -406,7 +419,8 @@ def learner_record(
 
 def online_record(preset: Preset, env, dataset) -> dict[str, Any]:
     """SAC from scratch on halfcheetah: `make_online_chunk` with `online_envs` and UTD."""
-    acfg = _with_dims("sac", (256, 256), {})
+    net, dims = next(iter(preset.nets.items()))
+    acfg = _with_dims("sac", dims, {})
     n = preset.online_envs
     config = TrainConfig(
         algo="sac",
@@ -429,7 +443,7 @@ def online_record(preset: Preset, env, dataset) -> dict[str, Any]:
     return {
         "workload": "online",
         "algo": "sac",
-        "net": "2x256",
+        "net": net,
         "runs": 1,
         "num_envs": n,
         "utd": preset.online_utd,
@@ -444,7 +458,8 @@ def online_record(preset: Preset, env, dataset) -> dict[str, Any]:
     }
 
 
-def _o2o_config(recipe: str, preset: Preset, runs: int, dims=(256, 256)) -> TrainConfig:
+def _o2o_config(recipe: str, preset: Preset, runs: int) -> TrainConfig:
+    dims = next(iter(preset.nets.values()))
     common = dict(seeds=tuple(range(runs)), eval_episodes=1, episode_length=1000)
     if recipe == "rlpd":
         return TrainConfig(
@@ -497,7 +512,7 @@ def o2o_step_record(recipe: str, preset: Preset, env, dataset) -> dict[str, Any]
     return {
         "workload": "o2o",
         "algo": recipe,
-        "net": "2x256",
+        "net": next(iter(preset.nets)),
         "runs": 1,
         "utd": config.utd,
         "batch": config.batch_size,
@@ -533,7 +548,7 @@ def o2o_compile_record(recipe: str, runs: int, preset: Preset, env, dataset) -> 
     return {
         "workload": "o2o_compile",
         "algo": recipe,
-        "net": "2x256",
+        "net": next(iter(preset.nets)),
         "runs": runs,
         "status": "ok",
         "compile_s": sum(seconds.values()),
@@ -696,12 +711,13 @@ def brax_record(preset: Preset) -> dict[str, Any]:
         "num_envs": preset.online_envs,
         "utd": preset.online_utd,
         "batch": preset.batch,
-        "hidden": [256, 256],
+        "hidden": list(next(iter(preset.nets.values()))),
         "num_timesteps": preset.brax_timesteps,
         "max_replay_size": preset.online_steps * (preset.reps + 2),
     }
     rec = run_peer("brax", "brax_sac_peer.py", args, timeout=900)
-    return {"workload": "peer", "peer": "brax.training", "algo": "sac", "net": "2x256", **rec}
+    net = next(iter(preset.nets))
+    return {"workload": "peer", "peer": "brax.training", "algo": "sac", "net": net, **rec}
 
 
 # --------------------------------------------------------------------------------------------
@@ -824,7 +840,9 @@ def verdicts(records: list[dict[str, Any]], preset_name: str) -> list[tuple[str,
         r for r in records if all(r.get(k) == v for k, v in kw.items()) and r["status"] == "ok"
     ]
     out = []
-    net = "2x256"
+    # The first (swept) network of the learner rows, 2x256 on the cpu and gpu presets.
+    nets = [r["net"] for r in records if r["workload"] == "learner" and r["status"] == "ok"]
+    net = nets[0] if nets else "2x256"
 
     def ratio_target(label, mine, theirs, key, goal):
         if not mine or not theirs:
@@ -1134,7 +1152,9 @@ def run_benchmark(
                 )
             else:
                 add(d3rlpy_record(name, preset, dims, net))
-        if "brax" in problems:
+        if "online" not in only:  # brax.training SAC is the online workload's peer
+            pass
+        elif "brax" in problems:
             add(
                 {
                     "workload": "peer",
