@@ -754,7 +754,7 @@ def _fmt(x, digits=3) -> str:
         return "–"
     if isinstance(x, str):
         return x
-    if abs(x) >= 1e4:
+    if abs(x) >= 100:
         return f"{x:,.0f}"
     return f"{x:.{digits}g}"
 
@@ -853,6 +853,19 @@ def verdicts(records: list[dict[str, Any]], preset_name: str) -> list[tuple[str,
             return
         ratio = mine[0][key] / theirs[0][key]
         verdict = "met" if ratio >= goal else f"missed by {goal / ratio:.2f}× ({ratio:.2f}×)"
+        if ratio < goal and "peak_fraction" in mine[0]:
+            # The same update costs the same FLOPs in either framework: how close each gets to
+            # the matmul peak says whether a larger gap can exist at all.
+            mine_frac = mine[0]["peak_fraction"]
+            verdict += (
+                f"; jaxrl reaches {100 * mine_frac:.0f}% of the matmul peak, the peer "
+                f"{100 * mine_frac / ratio:.0f}% (same FLOPs per update)"
+            )
+            if mine_frac >= 0.5:
+                verdict += (
+                    f": jaxrl is compute-bound at this size, so a {goal:g}× gap would need the "
+                    f"peer below {100 * mine_frac / goal:.0f}% of the peak"
+                )
         out.append((label, f"{ratio:.2f}×", verdict))
 
     if preset_name == "cpu" or preset_name == "tiny":
@@ -877,6 +890,12 @@ def verdicts(records: list[dict[str, Any]], preset_name: str) -> list[tuple[str,
             if one and eight:
                 ratio = eight[0]["updates_per_s"] / one[0]["updates_per_s"]
                 v = "met" if ratio >= 1.5 else f"missed by {1.5 / ratio:.2f}× ({ratio:.2f}×)"
+                if ratio < 1.5:
+                    v += (
+                        f"; one run already reaches {100 * one[0]['peak_fraction']:.0f}% of the "
+                        f"matmul peak, 8 runs {100 * eight[0]['peak_fraction']:.0f}%: a 1.5× gain "
+                        "needs one run below 2/3 of what 8 runs achieve"
+                    )
                 out.append(
                     (f"CPU, 8 runs vmapped ≥ 1.5× 8 sequential runs: {algo}", f"{ratio:.2f}×", v)
                 )
@@ -942,7 +961,9 @@ def write_report(
         f"- date: {info['date']}",
         f"- command: `{command}`",
         f"- machine: {info['cpu']}, {info['cores']} cores; device {info['device']}",
-        f"- matmul peak (f32, {info.get('matmul_n', '?')}²): {info['peak'] / 1e9:.1f} GFLOP/s",
+        f"- matmul peak (f32, {info.get('matmul_n', '?')}², the larger of the measurements "
+        f"before and after the workloads: {info.get('peak_start', info['peak']) / 1e9:.1f} and "
+        f"{info.get('peak_end', info['peak']) / 1e9:.1f}): {info['peak'] / 1e9:.1f} GFLOP/s",
         "- jaxrl environment: "
         + ", ".join(f"{k} {v[k]}" for k in ("jax", "jaxlib", "flax", "optax", "brax", "numpy")),
     ]
@@ -1166,6 +1187,13 @@ def run_benchmark(
             )
         else:
             add(brax_record(preset))
+    # The peak again at the end: on a shared machine it moves, and the larger one is used.
+    info["peak_start"] = info["peak"]
+    info["peak_end"] = matmul_peak(preset.matmul)
+    info["peak"] = max(info["peak_start"], info["peak_end"])
+    for r in records:
+        if "flops_per_s" in r:
+            r["peak_fraction"] = r["flops_per_s"] / info["peak"]
     info["seconds"] = time.perf_counter() - t_start
     return records, info
 
@@ -1182,6 +1210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--figure", default=str(ROOT / "docs/benchmarks_runs.png"))
     p.add_argument("--json", default="", help="also write the raw records here")
     p.add_argument("--notes", default="", help="a Markdown file appended as the Notes section")
+    p.add_argument(
+        "--from-json", default="", help="re-render the report from a --json file; runs nothing"
+    )
     args = p.parse_args(argv)
     only = [w.strip() for w in args.only.split(",") if w.strip()]
     unknown = sorted(set(only) - set(WORKLOADS))
@@ -1197,14 +1228,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bad:
             p.error(f"unknown learner row(s) {bad}; allowed: {list(LEARNERS)}")
         preset = dataclasses.replace(preset, learners=rows)
-    records, info = run_benchmark(preset, only, peers=not args.no_peers, preset_name=args.preset)
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        records, info = saved["records"], saved["info"]
+        command = info.get("command", command)
+    else:
+        records, info = run_benchmark(
+            preset, only, peers=not args.no_peers, preset_name=args.preset
+        )
     out = Path(args.out)
     figure = Path(args.figure)
     has_fig = plot_runs(records, figure)
     rel = os.path.relpath(figure, out.parent) if has_fig else None
     notes = Path(args.notes).read_text() if args.notes else ""
-    info["command"] = command
-    write_report(records, info, command.strip(), args.preset, out, notes=notes, figure=rel)
+    info["command"] = command.strip()
+    write_report(records, info, info["command"], info.get("preset", args.preset), out, notes, rel)
     if args.json:
         Path(args.json).write_text(json.dumps({"info": info, "records": records}, indent=1))
     print(f"[benchmark] wrote {out} in {info['seconds']:.0f} s")

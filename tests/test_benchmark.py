@@ -109,7 +109,7 @@ def test_table_columns_and_ratios(records, tmp_path):
     text = bench.write_report(
         recs, info, "python experiments/benchmark.py --preset tiny", "tiny", tmp_path / "B.md"
     )
-    assert "| CPU, 1 run: iql updates/s ≥ 5× d3rlpy | 4.00× | missed by 1.25× (4.00×) |" in text
+    assert "| CPU, 1 run: iql updates/s ≥ 5× d3rlpy | 4.00× | missed by 1.25× (4.00×); " in text
     assert (tmp_path / "B.md").read_text() == text
     assert bench.plot_runs(recs, tmp_path / "runs.png")
     assert (tmp_path / "runs.png").stat().st_size > 0
