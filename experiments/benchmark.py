@@ -967,6 +967,18 @@ def write_report(
         "- jaxrl environment: "
         + ", ".join(f"{k} {v[k]}" for k in ("jax", "jaxlib", "flax", "optax", "brax", "numpy")),
     ]
+    if "load_start" in info:
+        load = max(info["load_start"], info.get("load_end", 0.0))
+        lines.append(
+            f"- 1-minute load average at start / end: {info['load_start']:.1f} / "
+            f"{info.get('load_end', float('nan')):.1f}"
+            + (
+                f" — **more than {info['cores']} cores' worth: the machine was shared, the "
+                "timings and verdicts below are not representative**"
+                if load > info["cores"]
+                else ""
+            )
+        )
     for peer, pv in peer_versions.items():
         lines.append(f"- peer {peer}: " + ", ".join(f"{k} {x}" for k, x in pv.items()))
     lines += ["", "## Targets", ""]
@@ -1121,6 +1133,7 @@ def run_benchmark(
     info = machine_info()
     info["date"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     info["preset"] = preset_name
+    info["load_start"] = os.getloadavg()[0]
     t_start = time.perf_counter()
     env = make_env("halfcheetah")
     dataset = synthetic_dataset(preset.dataset_rows, env.spec.obs_dim, env.spec.action_dim)
@@ -1194,6 +1207,7 @@ def run_benchmark(
     for r in records:
         if "flops_per_s" in r:
             r["peak_fraction"] = r["flops_per_s"] / info["peak"]
+    info["load_end"] = os.getloadavg()[0]
     info["seconds"] = time.perf_counter() - t_start
     return records, info
 
