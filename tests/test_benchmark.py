@@ -1,0 +1,115 @@
+"""The benchmark harness at a trivial size: record fields, FLOP counts and the Markdown table.
+
+No timing is asserted (timings on a shared CI machine mean nothing); the checks are on the
+structure of what the harness measures and writes.
+"""
+
+import pytest
+
+from experiments import benchmark as bench
+from jaxrl.specs import EnvSpec
+
+TINY = bench.PRESETS["tiny"]
+
+
+@pytest.fixture(scope="module")
+def setup():
+    # The learner workload never steps the env: a placeholder with halfcheetah's shapes.
+    env = bench.learner_env(EnvSpec(obs_dim=17, action_dim=6))
+    dataset = bench.synthetic_dataset(TINY.dataset_rows, env.spec.obs_dim, env.spec.action_dim)
+    return env, dataset
+
+
+@pytest.fixture(scope="module")
+def records(setup):
+    env, dataset = setup
+    peak = 1e9
+    out = [
+        bench.learner_record("iql", "2x16", (16, 16), r, TINY, env, dataset, peak) for r in (1, 2)
+    ]
+    return out
+
+
+def test_learner_record_fields(records):
+    one, two = records
+    for r in (one, two):
+        assert r["status"] == "ok"
+        for key in (
+            "compile_s",
+            "call_s",
+            "updates_per_s",
+            "updates_per_s_per_run",
+            "flops_per_update",
+            "flops_per_s",
+            "peak_fraction",
+            "device_bytes",
+        ):
+            assert r[key] > 0, key
+        assert r["updates_per_s"] == pytest.approx(r["runs"] * r["updates_per_s_per_run"])
+        assert r["updates_per_s"] == pytest.approx(r["runs"] * TINY.steps / r["call_s"])
+    # FLOPs are per update and run, so they do not depend on the number of runs.
+    assert two["flops_per_update"] == pytest.approx(one["flops_per_update"], rel=0.05)
+
+
+def test_iql_flops_cover_the_matmuls(records):
+    # IQL at 2x16, batch 8, obs 17, act 6: the forward matmuls alone of two Q nets (23→16→16→1),
+    # V (17→16→16→1) and the actor (17→16→16→12) are 2·8·Σ(in·out) FLOPs; backward doubles it.
+    b = TINY.batch
+    q = 23 * 16 + 16 * 16 + 16
+    v = 17 * 16 + 16 * 16 + 16
+    pi = 17 * 16 + 16 * 16 + 16 * 12
+    forward = 2 * b * (2 * q + v + pi)
+    assert records[0]["flops_per_update"] > 2 * forward
+
+
+def test_unavailable_algorithm_gives_a_row(setup, monkeypatch):
+    monkeypatch.setitem(bench.LEARNERS, "ghost", ("ghost", {}, 1))
+    env, _ = setup
+    r = bench.learner_record("ghost", "2x16", (16, 16), 1, TINY, env, None, 1e9)
+    assert r["status"].startswith("not available")
+
+
+def test_table_columns_and_ratios(records, tmp_path):
+    one, two = records
+    peer = {
+        "workload": "peer",
+        "peer": "d3rlpy",
+        "algo": "iql",
+        "net": "2x16",
+        "runs": 1,
+        "status": "ok",
+        "updates_per_s": one["updates_per_s"] / 4,
+        "settings": "x",
+        "versions": {"d3rlpy": "0"},
+    }
+    ghost = {
+        "workload": "learner",
+        "algo": "td3bc",
+        "net": "2x16",
+        "runs": 1,
+        "status": "not available: 'td3bc' is not in jaxrl.agents.registry",
+    }
+    recs = [one, two, ghost, peer]
+    lines = bench.learner_table(recs)
+    assert lines[0] == "| " + " | ".join(bench.LEARNER_COLUMNS) + " |"
+    assert len(lines) == 2 + 3
+    cells = [c.strip() for c in lines[2].strip("|").split("|")]
+    assert len(cells) == len(bench.LEARNER_COLUMNS)
+    assert cells[bench.LEARNER_COLUMNS.index("vs d3rlpy")] == "4.00×"
+    assert cells[bench.LEARNER_COLUMNS.index("× 1 run")] == "1.00"
+    assert "not available" in lines[4]
+    info = {
+        "date": "d",
+        "cpu": "c",
+        "cores": 2,
+        "device": "cpu",
+        "peak": 1e9,
+        "versions": {k: "0" for k in ("jax", "jaxlib", "flax", "optax", "brax", "numpy")},
+    }
+    text = bench.write_report(
+        recs, info, "python experiments/benchmark.py --preset tiny", "tiny", tmp_path / "B.md"
+    )
+    assert "| CPU, 1 run: iql updates/s ≥ 5× d3rlpy | 4.00× | missed by 1.25× (4.00×); " in text
+    assert (tmp_path / "B.md").read_text() == text
+    assert bench.plot_runs(recs, tmp_path / "runs.png")
+    assert (tmp_path / "runs.png").stat().st_size > 0
