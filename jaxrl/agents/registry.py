@@ -7,9 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from jaxrl.agents.base import Agent
+from jaxrl.agents.awac import AWACConfig, make_awac
 from jaxrl.agents.cql import CalQLConfig, CQLConfig, make_calql, make_cql
 from jaxrl.agents.iql import IQLConfig, make_iql
 from jaxrl.agents.sac import SACConfig, make_sac
+from jaxrl.agents.sacn import EDACConfig, SACNConfig, make_edac, make_sacn
+from jaxrl.agents.spot import SPOTConfig, make_spot
 from jaxrl.specs import EnvSpec
 
 #: name -> (config class, factory)
@@ -18,6 +21,10 @@ AGENTS: dict[str, tuple[type, Callable[[Any, EnvSpec], Agent]]] = {
     "cql": (CQLConfig, make_cql),
     "calql": (CalQLConfig, make_calql),
     "sac": (SACConfig, make_sac),
+    "awac": (AWACConfig, make_awac),
+    "spot": (SPOTConfig, make_spot),
+    "sacn": (SACNConfig, make_sacn),
+    "edac": (EDACConfig, make_edac),
 }
 
 
