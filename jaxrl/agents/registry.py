@@ -6,8 +6,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from jaxrl.agents.base import Agent
 from jaxrl.agents.awac import AWACConfig, make_awac
+from jaxrl.agents.base import Agent
 from jaxrl.agents.cql import CalQLConfig, CQLConfig, make_calql, make_cql
 from jaxrl.agents.iql import IQLConfig, make_iql
 from jaxrl.agents.sac import SACConfig, make_sac
