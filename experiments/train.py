@@ -14,6 +14,10 @@ Configs (experiments/configs/*.py, each a get_config() returning an ml_collectio
   calql    Cal-QL, 50/50 mixed batches online, calibration kept online
   rlpd     RLPD: SAC from scratch, 50/50 with the dataset, 10 LayerNorm critics, UTD 20
   wsrl     WSRL's fine-tuning recipe: no retained data, frozen-policy warm-up, UTD 4, batch 1024
+  awac     AWAC (λ = 1/3), data appended online
+  spot     SPOT: VAE pre-training, density-penalised TD3, λ cooled online
+  sacn     SAC-N with 10 critics, offline then online
+  edac     EDAC: 10 critics, ensemble-gradient diversity η = 1
   gpu      the default job at accelerator scale (D4RL sizes, 1M+1M steps, 16 seeds)
 """
 
