@@ -264,6 +264,12 @@ CONFIGS = {
 LEARN_BATCH = 64
 
 
+def _key_data(seed, n):
+    """n raw keys (uint32 data): every call of the fixture's update passes keys this way, so
+    it compiles once for all the tests below."""
+    return np.asarray(jax.random.key_data(jax.random.split(jax.random.key(seed), n)))
+
+
 @pytest.fixture(scope="module", params=sorted(CONFIGS))
 def built(request):
     """One traced update per algorithm, reused by every test below (trace counter inside)."""
@@ -284,7 +290,7 @@ def test_no_recompilation_across_the_switch(built):
     name, agent, update, traces = built
     state = agent.init(jax.random.key(0))
     batch = _batch(LEARN_BATCH, obs_dim=2, action_dim=1)
-    keys = jax.random.split(jax.random.key(1), 4)
+    keys = _key_data(1, 4)
     state, _ = update(state, batch, keys[0])
     state, _ = update(state, batch, keys[1])
     online = agent.to_online(state)
@@ -308,15 +314,15 @@ def test_spot_phases_and_switch(built):
         )
     )
     # Step 0 (inside the 300 VAE steps): only the VAE moves.
-    s1, m = update(s0, batch, jax.random.key(1))
+    s1, m = update(s0, batch, _key_data(1, 1)[0])
     assert changed(s0, s1, "vae") and not changed(s0, s1, "critic")
     assert not changed(s0, s1, "actor") and float(m["vae_loss"]) > 0
     # Step 300 (1-based count 301, odd): critic only. Step 301 (count 302): actor and targets.
     s = s1.replace(step=jnp.asarray(300, jnp.int32))
-    s2, m2 = update(s, batch, jax.random.key(2))
+    s2, m2 = update(s, batch, _key_data(2, 1)[0])
     assert changed(s, s2, "critic") and not changed(s, s2, "actor") and not changed(s, s2, "vae")
     assert float(m2["vae_loss"]) == 0.0 and float(m2["actor_loss"]) == 0.0
-    s3, m3 = update(s2, batch, jax.random.key(3))
+    s3, m3 = update(s2, batch, _key_data(3, 1)[0])
     assert changed(s2, s3, "actor") and float(m3["lambd"]) == pytest.approx(0.05)
     assert not np.allclose(
         jax.tree.leaves(s3.target_params["actor"])[0], jax.tree.leaves(s2.target_params["actor"])[0]
@@ -333,8 +339,8 @@ def test_spot_phases_and_switch(built):
     # λ_t = 0.05·max(0.2, 1 − t/10), t = 1, 2, … from the first online update.
     lams = [float(current_lambda(on.hparams, on.step + i)) for i in (0, 1, 4, 9, 20)]
     assert lams == pytest.approx([0.045, 0.04, 0.025, 0.01, 0.01])
-    s4, m4 = update(on, batch, jax.random.key(4))
-    _, m5 = update(s4, batch, jax.random.key(5))
+    s4, m4 = update(on, batch, _key_data(4, 1)[0])
+    _, m5 = update(s4, batch, _key_data(5, 1)[0])
     assert [float(m4["lambd"]), float(m5["lambd"])] == pytest.approx([0.045, 0.04])
 
 
@@ -388,7 +394,7 @@ def test_learns_the_bandit_beyond_behaviour_cloning(built):
     # Batches and keys prepared on the host: one dispatch of the compiled update per step.
     host = jax.tree.map(np.asarray, data)
     rng = np.random.default_rng(1)
-    keys = np.asarray(jax.random.key_data(jax.random.split(jax.random.key(2), steps)))
+    keys = _key_data(2, steps)
     for i in range(steps):
         idx = rng.integers(0, data.size, LEARN_BATCH)
         state, _ = update(state, jax.tree.map(lambda x, j=idx: x[j], host), keys[i])
