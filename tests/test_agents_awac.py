@@ -328,7 +328,7 @@ def test_spot_phases_and_switch(built):
         jax.tree.leaves(s3.target_params["actor"])[0], jax.tree.leaves(s2.target_params["actor"])[0]
     )
     # The switch: online γ, λ cooling from the next update, fresh Adam moments, same lr.
-    hp = dict(s3.hparams, online_discount=jnp.asarray(0.995), cool_steps=jnp.asarray(10.0))
+    hp = dict(s3.hparams, online_discount=jnp.float32(0.995), cool_steps=jnp.float32(10.0))
     on = agent.to_online(s3.replace(hparams=hp))
     assert float(on.hparams["discount"]) == pytest.approx(0.995)
     assert int(on.opt_states["actor"].inner_state[0].count) == 0
@@ -388,7 +388,10 @@ def test_learns_the_bandit_beyond_behaviour_cloning(built):
     state = agent.init(jax.random.key(0))
     # Learning rates 1e-3 for every network (leaves of the optimizer states: no recompile).
     state = state.replace(
-        hparams={**state.hparams, **{k: jnp.asarray(v) for k, v in hp_overrides.items()}},
+        hparams={
+            **state.hparams,
+            **{k: jnp.asarray(v, jnp.float32) for k, v in hp_overrides.items()},
+        },
         opt_states={k: set_learning_rate(v, 1e-3) for k, v in state.opt_states.items()},
     )
     # Batches and keys prepared on the host: one dispatch of the compiled update per step.
