@@ -17,6 +17,10 @@ Configs (experiments/configs/*.py, each a get_config() returning an ml_collectio
            frozen-policy warm-up, UTD 4 (4x256 rows per env step)
   riql     RIQL: IQL with a 5-critic quantile target and a Huber loss, for corrupted data
   ro2o     RO2O: SAC-N with smoothness and uncertainty penalties, no retained data online
+  awac     AWAC (λ = 1/3), data appended online
+  spot     SPOT: VAE pre-training, density-penalised TD3, λ cooled online
+  sacn     SAC-N with 10 critics, offline then online
+  edac     EDAC: 10 critics, ensemble-gradient diversity η = 1
   gpu      the default job at accelerator scale (D4RL sizes, 1M+1M steps, 16 seeds)
 """
 

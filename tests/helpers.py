@@ -26,6 +26,16 @@ TINY = {
         "cql_n_actions": 3,
         "num_critics": 4,
     },
+    "awac": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
+    "spot": {
+        "hidden_dims": (16, 16),
+        "critic_hidden_dims": (16, 16),
+        "vae_hidden_dims": (16, 16),
+        "vae_steps": 0,  # no VAE phase and an actor step every update: the generic tests
+        "policy_freq": 1,  # expect one update to move the actor
+    },
+    "sacn": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "num_critics": 3},
+    "edac": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "num_critics": 3},
 }
 
 

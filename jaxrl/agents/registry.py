@@ -6,12 +6,15 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from jaxrl.agents.awac import AWACConfig, make_awac
 from jaxrl.agents.base import Agent
 from jaxrl.agents.cql import CalQLConfig, CQLConfig, make_calql, make_cql
 from jaxrl.agents.iql import IQLConfig, make_iql
 from jaxrl.agents.riql import RIQLConfig, make_riql
 from jaxrl.agents.ro2o import RO2OConfig, make_ro2o
 from jaxrl.agents.sac import SACConfig, make_sac
+from jaxrl.agents.sacn import EDACConfig, SACNConfig, make_edac, make_sacn
+from jaxrl.agents.spot import SPOTConfig, make_spot
 from jaxrl.agents.wsrl import WSRLConfig, make_wsrl
 from jaxrl.specs import EnvSpec
 
@@ -24,6 +27,10 @@ AGENTS: dict[str, tuple[type, Callable[[Any, EnvSpec], Agent]]] = {
     "ro2o": (RO2OConfig, make_ro2o),
     "sac": (SACConfig, make_sac),
     "wsrl": (WSRLConfig, make_wsrl),
+    "awac": (AWACConfig, make_awac),
+    "spot": (SPOTConfig, make_spot),
+    "sacn": (SACNConfig, make_sacn),
+    "edac": (EDACConfig, make_edac),
 }
 
 

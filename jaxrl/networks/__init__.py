@@ -7,6 +7,7 @@ from jaxrl.networks.distributions import (
 )
 from jaxrl.networks.mlp import MLP, default_init, output_init
 from jaxrl.networks.policies import DeterministicPolicy, GaussianPolicy
+from jaxrl.networks.vae import VAE, vae_iwae_nll, vae_neg_elbo
 from jaxrl.networks.values import QEnsemble, ValueNetwork
 
 __all__ = [
@@ -14,10 +15,13 @@ __all__ = [
     "DeterministicPolicy",
     "GaussianPolicy",
     "QEnsemble",
+    "VAE",
     "ValueNetwork",
     "default_init",
     "gaussian_log_prob",
     "output_init",
     "tanh_gaussian_log_prob",
     "tanh_gaussian_sample",
+    "vae_iwae_nll",
+    "vae_neg_elbo",
 ]

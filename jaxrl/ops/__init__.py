@@ -1,7 +1,12 @@
 """Math shared by many algorithms, written for one example or one batch; callers vmap."""
 
 from jaxrl.ops.cql import cql_gap
-from jaxrl.ops.ensemble import ENSEMBLE_REDUCTIONS, reduce_ensemble
+from jaxrl.ops.decay import linear_cooling
+from jaxrl.ops.ensemble import (
+    ENSEMBLE_REDUCTIONS,
+    ensemble_gradient_diversity,
+    reduce_ensemble,
+)
 from jaxrl.ops.losses import awr_weights, expectile_loss, huber_loss, temperature_loss
 from jaxrl.ops.returns import mc_return_to_go, mc_return_to_go_np
 from jaxrl.ops.robust import (
@@ -13,19 +18,21 @@ from jaxrl.ops.robust import (
 from jaxrl.ops.td import polyak, td_target
 
 __all__ = [
-    "asymmetric_squared",
-    "gaussian_symmetric_kl",
-    "linf_perturbations",
-    "uncertainty_pseudo_target",
     "ENSEMBLE_REDUCTIONS",
+    "asymmetric_squared",
     "awr_weights",
     "cql_gap",
+    "ensemble_gradient_diversity",
     "expectile_loss",
+    "gaussian_symmetric_kl",
     "huber_loss",
+    "linear_cooling",
+    "linf_perturbations",
     "mc_return_to_go",
     "mc_return_to_go_np",
     "polyak",
     "reduce_ensemble",
     "td_target",
     "temperature_loss",
+    "uncertainty_pseudo_target",
 ]

@@ -1,0 +1,16 @@
+"""AWAC (CORL locomotion λ = 1/3; use 0.1 on antmaze/adroit), offline then online with the
+dataset appended to the buffer, as in CORL `algorithms/finetune/awac.py`."""
+
+from experiments.configs._base import with_overrides
+
+
+def get_config():
+    return with_overrides(
+        "awac",
+        agent={
+            "awac_lambda": 1.0 / 3.0,
+            "hidden_dims": (256, 256),
+            "critic_hidden_dims": (256, 256),
+        },
+        retention="append",
+    )

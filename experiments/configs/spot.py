@@ -1,0 +1,25 @@
+"""SPOT: the first 2k offline steps pre-train the VAE (CORL: 100k of 1.1M), TD3 with the
+density penalty after them; online, λ cools linearly over the online updates to λ_end."""
+
+from experiments.configs._base import with_overrides
+
+VAE_STEPS = 2_000
+OFFLINE_STEPS = 12_000
+ONLINE_STEPS = 10_000
+
+
+def get_config():
+    return with_overrides(
+        "spot",
+        agent={
+            "vae_steps": VAE_STEPS,
+            "lambd": 0.05,
+            "lambd_cool": True,
+            "lambd_end": 0.2,
+            "cool_steps": ONLINE_STEPS,  # online gradient steps (utd 1)
+            "vae_hidden_dims": (256, 256),  # 750×750 in the reference; CPU-sized here
+        },
+        retention="append",
+        offline_steps=OFFLINE_STEPS,
+        online_steps=ONLINE_STEPS,
+    )
