@@ -13,6 +13,9 @@ TINY = {
     "sac": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
     "cql": {"policy_hidden_dims": (16, 16), "q_hidden_dims": (16, 16), "cql_n_actions": 3},
     "calql": {"policy_hidden_dims": (16, 16), "q_hidden_dims": (16, 16), "cql_n_actions": 3},
+    "bc": {"hidden_dims": (16, 16)},
+    "td3bc": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
+    "rebrac": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
 }
 
 

@@ -7,9 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from jaxrl.agents.base import Agent
+from jaxrl.agents.bc import BCConfig, make_bc
 from jaxrl.agents.cql import CalQLConfig, CQLConfig, make_calql, make_cql
 from jaxrl.agents.iql import IQLConfig, make_iql
+from jaxrl.agents.rebrac import ReBRACConfig, make_rebrac
 from jaxrl.agents.sac import SACConfig, make_sac
+from jaxrl.agents.td3bc import TD3BCConfig, make_td3bc
 from jaxrl.specs import EnvSpec
 
 #: name -> (config class, factory)
@@ -18,6 +21,9 @@ AGENTS: dict[str, tuple[type, Callable[[Any, EnvSpec], Agent]]] = {
     "cql": (CQLConfig, make_cql),
     "calql": (CalQLConfig, make_calql),
     "sac": (SACConfig, make_sac),
+    "bc": (BCConfig, make_bc),
+    "td3bc": (TD3BCConfig, make_td3bc),
+    "rebrac": (ReBRACConfig, make_rebrac),
 }
 
 

@@ -5,16 +5,32 @@ from jaxrl.ops.ensemble import ENSEMBLE_REDUCTIONS, reduce_ensemble
 from jaxrl.ops.losses import awr_weights, expectile_loss, temperature_loss
 from jaxrl.ops.returns import mc_return_to_go, mc_return_to_go_np
 from jaxrl.ops.td import polyak, td_target
+from jaxrl.ops.td3 import (
+    BC_REDUCTIONS,
+    bc_decay,
+    bc_penalty,
+    deterministic_bc_actor_loss,
+    normalized_q_weight,
+    policy_update_due,
+    smoothed_target_action,
+)
 
 __all__ = [
+    "BC_REDUCTIONS",
     "ENSEMBLE_REDUCTIONS",
     "awr_weights",
+    "bc_decay",
+    "bc_penalty",
     "cql_gap",
+    "deterministic_bc_actor_loss",
     "expectile_loss",
     "mc_return_to_go",
     "mc_return_to_go_np",
+    "normalized_q_weight",
+    "policy_update_due",
     "polyak",
     "reduce_ensemble",
+    "smoothed_target_action",
     "td_target",
     "temperature_loss",
 ]
