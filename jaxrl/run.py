@@ -36,7 +36,7 @@ from jaxrl.config import (
     config_to_json,
     validate,
 )
-from jaxrl.data import samplers
+from jaxrl.data import samplers, trajectories
 from jaxrl.envs import Env, make_env, normalized_score
 from jaxrl.logging import METRICS_JSONL, MetricWriter, read_metrics, truncate_metrics
 from jaxrl.training import (
@@ -46,6 +46,7 @@ from jaxrl.training import (
     make_online_chunk,
     make_switch,
 )
+from jaxrl.training.chunks import uses_next_action
 from jaxrl.types import Transition, empty_transition
 
 
@@ -117,6 +118,12 @@ def build(config: TrainConfig) -> Built:
     agent_cfg = config.agent_config()
     ds = load_dataset(config, env)
     if ds is not None:
+        if getattr(agent_cfg, "top_fraction", 1.0) < 1.0:  # %BC: best episodes, raw rewards
+            ds = trajectories.top_trajectories(
+                ds, agent_cfg.top_fraction, agent_cfg.top_fraction_discount
+            )
+        if uses_next_action(config):
+            ds = trajectories.with_next_actions(ds)
         validate(config, dataset_size=ds.size)
         rew = ds.transitions.reward * config.reward_scale + config.reward_bias
         ds = dataclasses.replace(ds, transitions=ds.transitions.replace(reward=rew))
@@ -135,7 +142,11 @@ def build(config: TrainConfig) -> Built:
         size = ds.size
         meta = ds.metadata
     else:
-        dataset = jax.device_put(empty_transition(env.spec.obs_dim, env.spec.action_dim, (1,)))
+        dataset = jax.device_put(
+            empty_transition(
+                env.spec.obs_dim, env.spec.action_dim, (1,), next_action=uses_next_action(config)
+            )
+        )
         size = 1
         meta = {}
     references = (

@@ -36,6 +36,9 @@ TINY = {
     },
     "sacn": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "num_critics": 3},
     "edac": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "num_critics": 3},
+    "bc": {"hidden_dims": (16, 16)},
+    "td3bc": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
+    "rebrac": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
 }
 
 

@@ -24,6 +24,7 @@ def _batch(n=32, seed=0):
         truncated=jnp.zeros(n, jnp.float32),
         next_obs=jnp.asarray(rng.normal(size=(n, 5)), jnp.float32),
         mc_return=jnp.asarray(rng.normal(size=n) + 5.0, jnp.float32),
+        next_action=jnp.asarray(rng.uniform(-0.9, 0.9, (n, 2)), jnp.float32),  # ReBRAC
     )
 
 
@@ -56,11 +57,11 @@ def test_update_changes_params(built):
 
 def test_stochastic_agents_depend_on_the_key(built):
     name, _, state, update = built
-    if name in ("iql", "riql"):  # the IQL family's update uses no randomness
+    if name in ("iql", "riql", "bc"):  # their updates use no randomness
         return
     s1, _ = update(state, _batch(), jax.random.key(1))
     s2, _ = update(state, _batch(), jax.random.key(2))
-    flat = lambda s: np.concatenate([np.ravel(x) for x in jax.tree.leaves(s.params["actor"])])
+    flat = lambda s: np.concatenate([np.ravel(x) for x in jax.tree.leaves(s.params)])
     assert not np.allclose(flat(s1), flat(s2))
 
 
@@ -80,7 +81,11 @@ def test_init_differs_by_seed(built):
     _, agent, state, _ = built
     other = agent.init(jax.random.key(1))
     kernels = lambda s: np.concatenate(
-        [np.ravel(x) for x in jax.tree.leaves(s.params["critic"]) if x.ndim >= 2]
+        [
+            np.ravel(x)
+            for x in jax.tree.leaves(s.params.get("critic", s.params["actor"]))
+            if x.ndim >= 2
+        ]
     )
     assert not np.allclose(kernels(state), kernels(other))
 

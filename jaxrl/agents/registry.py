@@ -8,13 +8,16 @@ from typing import Any
 
 from jaxrl.agents.awac import AWACConfig, make_awac
 from jaxrl.agents.base import Agent
+from jaxrl.agents.bc import BCConfig, make_bc
 from jaxrl.agents.cql import CalQLConfig, CQLConfig, make_calql, make_cql
 from jaxrl.agents.iql import IQLConfig, make_iql
+from jaxrl.agents.rebrac import ReBRACConfig, make_rebrac
 from jaxrl.agents.riql import RIQLConfig, make_riql
 from jaxrl.agents.ro2o import RO2OConfig, make_ro2o
 from jaxrl.agents.sac import SACConfig, make_sac
 from jaxrl.agents.sacn import EDACConfig, SACNConfig, make_edac, make_sacn
 from jaxrl.agents.spot import SPOTConfig, make_spot
+from jaxrl.agents.td3bc import TD3BCConfig, make_td3bc
 from jaxrl.agents.wsrl import WSRLConfig, make_wsrl
 from jaxrl.specs import EnvSpec
 
@@ -31,6 +34,9 @@ AGENTS: dict[str, tuple[type, Callable[[Any, EnvSpec], Agent]]] = {
     "spot": (SPOTConfig, make_spot),
     "sacn": (SACNConfig, make_sacn),
     "edac": (EDACConfig, make_edac),
+    "bc": (BCConfig, make_bc),
+    "td3bc": (TD3BCConfig, make_td3bc),
+    "rebrac": (ReBRACConfig, make_rebrac),
 }
 
 

@@ -16,12 +16,25 @@ from jaxrl.ops.robust import (
     uncertainty_pseudo_target,
 )
 from jaxrl.ops.td import polyak, td_target
+from jaxrl.ops.td3 import (
+    BC_REDUCTIONS,
+    bc_decay,
+    bc_penalty,
+    deterministic_bc_actor_loss,
+    normalized_q_weight,
+    policy_update_due,
+    smoothed_target_action,
+)
 
 __all__ = [
+    "BC_REDUCTIONS",
     "ENSEMBLE_REDUCTIONS",
     "asymmetric_squared",
     "awr_weights",
+    "bc_decay",
+    "bc_penalty",
     "cql_gap",
+    "deterministic_bc_actor_loss",
     "ensemble_gradient_diversity",
     "expectile_loss",
     "gaussian_symmetric_kl",
@@ -30,8 +43,11 @@ __all__ = [
     "linf_perturbations",
     "mc_return_to_go",
     "mc_return_to_go_np",
+    "normalized_q_weight",
+    "policy_update_due",
     "polyak",
     "reduce_ensemble",
+    "smoothed_target_action",
     "td_target",
     "temperature_loss",
     "uncertainty_pseudo_target",

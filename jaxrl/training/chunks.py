@@ -60,12 +60,17 @@ class TrainState:
     frozen: jax.Array
 
 
+def uses_next_action(config: TrainConfig) -> bool:
+    """Whether the algorithm reads `Transition.next_action` (ReBRAC's critic penalty)."""
+    return bool(getattr(config.agent_config(), "uses_next_action", False))
+
+
 def init_train_state(config: TrainConfig, agent: Agent, env: Env, seed: jax.Array) -> TrainState:
     """The initial state of one run from its integer seed (vmap over seeds for many runs)."""
     key = jax.random.key(seed)
     key, agent_key, env_key = jax.random.split(key, 3)
     spec = env.spec
-    example = empty_transition(spec.obs_dim, spec.action_dim)
+    example = empty_transition(spec.obs_dim, spec.action_dim, next_action=uses_next_action(config))
     return TrainState(
         agent=agent.init(agent_key),
         buffer=buffer_init(example, config.capacity),
@@ -222,6 +227,16 @@ def make_online_chunk(
             next_obs=out.next_obs,
             mc_return=jnp.full_like(out.reward, -jnp.inf),
         )
+        if uses_next_action(config):
+            # The policy's exploration action at s', as CORL's ReBRAC fine-tuning stores it.
+            rows = rows.replace(
+                next_action=jax.vmap(agent.act, in_axes=(None, 0, 0, None))(
+                    ts.agent,
+                    out.next_obs,
+                    jax.random.split(jax.random.fold_in(act_key, 1), n_env),
+                    False,
+                )
+            )
         buffer = _add_unless_frozen(ts.buffer, rows, ts.frozen)
         env_steps = ts.env_steps + n_env
 

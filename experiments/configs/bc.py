@@ -1,0 +1,12 @@
+"""BC (CORL any_percent_bc.py: deterministic tanh actor, MSE, lr 3e-4). For %BC set
+`--config.agent.top_fraction=0.1` (10%BC: the best 10% of episodes by 0.99-discounted return).
+
+Online the policy stays fixed (online_actor_lr 0; CORL's BC has no online phase), so the online
+curve shows the offline policy collecting data; set online_actor_lr to continue BC online.
+"""
+
+from experiments.configs._base import with_overrides
+
+
+def get_config():
+    return with_overrides("bc", agent={"top_fraction": 1.0}, retention="append")
