@@ -51,7 +51,7 @@ def _config(dataset: str):
     c.offline_steps = _STEPS.value
     c.online_steps = 0
     c.retention = "none"
-    c.eval_every = _STEPS.value // 2
+    c.eval_every = _STEPS.value  # one evaluation, at the end
     c.eval_episodes = _EVAL_EPISODES.value
     c.keep_checkpoints = 0
     c.checkpoint_every = 0
