@@ -78,23 +78,22 @@ def needs_mc_returns(config: TrainConfig) -> bool:
 
 
 def load_dataset(config: TrainConfig, env: Env) -> data_lib.Dataset | None:
-    """The configured dataset, generated into the cache first if it is a known missing name."""
+    """The configured dataset; a suite name is generated first if missing, then checksummed."""
     if not config.dataset:
         return None
-    try:
-        ds = data_lib.load(config.dataset, spec=env.spec)
-    except data_lib.DatasetError as err:
-        from jaxrl.data import generate
+    from jaxrl.data import generate, suite
 
-        if not generate.is_generatable(config.dataset) or Path(config.dataset).suffix:
-            raise
-        if not str(err).startswith(str(config.dataset)) and "not in the cache" not in str(err):
-            raise
-        print(
-            f"dataset {config.dataset} is not cached; generating it (preset "
-            f"{config.dataset_preset!r}) into {data_lib.data_dir()}"
-        )
-        generate.generate(config.dataset, preset=config.dataset_preset)
+    if generate.is_generatable(config.dataset) and not Path(config.dataset).suffix:
+        # A suite name (`<task>-<kind>-v0`) means that dataset of `dataset_preset`.
+        name, preset = config.dataset, config.dataset_preset
+        if not suite.dataset_path(name, preset).is_file():
+            print(
+                f"dataset {name} is not cached; generating it (preset {preset!r}) into "
+                f"{suite.suite_dir(preset)}"
+            )
+        generate.generate(name, preset=preset)  # no-op if cached and up to date
+        ds = suite.load(name, preset, spec=env.spec)  # verifies the SHA-256
+    else:
         ds = data_lib.load(config.dataset, spec=env.spec)
     task = ds.metadata.get("task")
     if task and task != env.task.name:

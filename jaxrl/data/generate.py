@@ -1,13 +1,23 @@
-"""D4RL-style datasets generated on Brax with this library's own SAC.
+"""A D4RL-style benchmark suite generated on Brax with this library's own SAC.
 
 D4RL's locomotion data cannot be used here (other simulator, no downloads), so jaxrl follows its
-protocol instead: train SAC online, keep the final policy as the *expert*, pick the training
-snapshot whose return is about one third of the way from random to expert as the *medium*
-policy, and roll each policy out with its stochastic actions. One SAC training run yields
-`<task>-random-v0`, `<task>-medium-v0` and `<task>-expert-v0`. The trained actors and the
-reference returns are cached first, so the other datasets of a task are rollouts only; each
-dataset is cached as D4RL-layout HDF5 under `jaxrl.data.data_dir()` with a JSON manifest
-(size, references, SHA-256).
+protocol instead. One SAC run per task, preset and seed (cached) yields six datasets:
+
+- `<task>-random-v0`: the uniform policy;
+- `<task>-medium-v0`: the training snapshot whose *stochastic* return is nearest one third of
+  the way from the random to the expert reference, among the snapshots that score between 20
+  and 60 (`select_medium`);
+- `<task>-expert-v0`: the final SAC policy;
+- `<task>-medium-replay-v0`: the SAC replay buffer up to the medium snapshot's step, i.e. every
+  transition collected until the policy was medium (random warm-up included);
+- `<task>-full-replay-v0`: the whole SAC replay buffer;
+- `<task>-medium-expert-v0`: medium followed by expert (episode boundaries kept).
+
+Policies are rolled out with their stochastic actions. The references recorded with every
+dataset are the uniform policy's return and the expert's deterministic evaluation return (how
+agents are evaluated), so a normalized score is 100 · (R − R_random) / (R_expert − R_random).
+Everything is a pure function of (task, preset, seed) on a given platform: the same seed gives
+byte-identical files. Files, manifests and checksums: `jaxrl.data.suite`.
 
 Example:
 
@@ -18,23 +28,32 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import functools
 import json
 import re
-import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.data.dataset import Dataset, from_arrays
-from jaxrl.data.io import data_dir, save_hdf5
+from jaxrl.data import suite
+from jaxrl.data.dataset import Dataset, episode_returns, from_arrays
+from jaxrl.data.io import save_hdf5
 from jaxrl.envs import TASKS, Env, make_env
+from jaxrl.envs.registry import normalized_score
 
-KINDS = ("random", "medium", "expert")
-_NAME = re.compile(r"^(?P<task>[a-z0-9_]+)-(?P<kind>random|medium|expert)-v0$")
+KINDS = ("random", "medium", "expert", "medium-replay", "medium-expert", "full-replay")
+_NAME = re.compile(
+    r"^(?P<task>[a-z0-9_]+)-(?P<kind>random|medium|expert|medium-replay|medium-expert|"
+    r"full-replay)-v0$"
+)
+#: Normalized-score band the medium policy must fall in, and the target inside it.
+MEDIUM_BAND = (20.0, 60.0)
+MEDIUM_TARGET = 100.0 / 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,9 +63,14 @@ class Preset:
     Attributes:
       sac_steps: online environment steps of the SAC run that makes the policies.
       num_envs: parallel environments in that run (one update per transition).
-      size: transitions per dataset.
-      eval_every: environment steps between policy snapshots (each one evaluated).
-      eval_episodes: deterministic episodes per snapshot evaluation.
+      size: transitions per rolled-out dataset (random, medium, expert).
+      eval_every: environment steps between policy snapshots (medium candidates).
+      warmup_steps: uniform-policy steps before SAC starts learning.
+      batch_size: SAC batch size.
+      hidden_dims: SAC actor and critic widths.
+      eval_episodes: deterministic episodes per snapshot during training (the logged curve).
+      select_episodes: stochastic episodes per snapshot when choosing the medium policy.
+      reference_episodes: deterministic episodes of the expert for its reference return.
     """
 
     sac_steps: int
@@ -56,32 +80,36 @@ class Preset:
     warmup_steps: int = 5_000
     batch_size: int = 256
     hidden_dims: tuple[int, ...] = (256, 256)
-    eval_episodes: int = 3
+    eval_episodes: int = 1
+    select_episodes: int = 5
+    reference_episodes: int = 10
 
 
 PRESETS: dict[str, Preset] = {
-    # Minutes on a 2-core CPU: a weaker expert and 100k-transition datasets.
+    # Minutes per task on a 2-core CPU: a weaker expert and 100k-transition datasets.
     "cpu": Preset(
         sac_steps=64_000,
         num_envs=8,
         size=100_000,
-        eval_every=2_000,
+        eval_every=1_000,
         warmup_steps=8_000,
         hidden_dims=(128, 128),
     ),
     # D4RL sizes: 1M transitions from a 1M-step SAC run (an accelerator is advised).
     "d4rl": Preset(
-        sac_steps=1_000_000, num_envs=8, size=1_000_000, eval_every=20_000, warmup_steps=8_000
+        sac_steps=1_000_000, num_envs=8, size=1_000_000, eval_every=10_000, warmup_steps=8_000
     ),
     # Seconds: for tests only.
     "tiny": Preset(
-        sac_steps=4_000,
+        sac_steps=2_000,
         num_envs=4,
-        size=4_000,
-        eval_every=1_000,
-        warmup_steps=1_000,
-        batch_size=64,
-        hidden_dims=(32, 32),
+        size=2_000,
+        eval_every=500,
+        warmup_steps=500,
+        batch_size=32,
+        hidden_dims=(16, 16),
+        select_episodes=2,
+        reference_episodes=2,
     ),
 }
 
@@ -105,6 +133,33 @@ def is_generatable(name: str) -> bool:
     return True
 
 
+def select_medium(
+    returns, random_return: float, expert_return: float, band=MEDIUM_BAND, target=MEDIUM_TARGET
+) -> tuple[int, bool]:
+    """Index of the medium snapshot and whether it lies in the band.
+
+    Among the snapshots whose normalized return lies in `band` (inclusive), the one nearest
+    `target` (the earliest on a tie); if none does, the one nearest `target` overall.
+
+    Args:
+      returns: measured (stochastic-rollout) return of each snapshot, in training order.
+      random_return, expert_return: the references of the normalized score.
+      band: (low, high) normalized scores a medium policy may have.
+      target: the normalized score aimed at (one third of the way: 33.3).
+
+    Returns:
+      (index into `returns`, True if that snapshot is inside the band).
+    """
+    scores = np.asarray(normalized_score(np.asarray(returns, float), random_return, expert_return))
+    if scores.ndim != 1 or scores.size == 0:
+        raise ValueError(f"need a non-empty list of snapshot returns, got shape {scores.shape}")
+    distance = np.abs(scores - target)
+    inside = (scores >= band[0]) & (scores <= band[1])
+    if inside.any():
+        return int(np.argmin(np.where(inside, distance, np.inf))), True
+    return int(np.argmin(distance)), False
+
+
 def collect_rollouts(env: Env, act_fn, num_envs: int, steps: int):
     """A jitted rollout of `act_fn(params, obs, key)` for `steps` steps of `num_envs` envs."""
 
@@ -125,25 +180,35 @@ def collect_rollouts(env: Env, act_fn, num_envs: int, steps: int):
     return jax.jit(rollout)
 
 
-def rollout_to_dataset(outs, name: str, metadata: dict) -> Dataset:
-    """[T, E] step outputs → one time-ordered stream per env, concatenated."""
-    o = jax.device_get(outs)
+def streams_to_arrays(
+    obs, action, reward, terminated, truncated, next_obs
+) -> dict[str, np.ndarray]:
+    """Time-major [T, E, ...] streams → D4RL arrays, one time-ordered stream per env in turn.
+
+    Each stream is cut after its last step: that row becomes a time-out unless it is a true
+    terminal, so no episode runs across two streams.
+    """
     flat = lambda x: np.swapaxes(np.asarray(x), 0, 1).reshape((-1,) + np.asarray(x).shape[2:])
-    terminals = flat(o.terminated)
-    timeouts = flat(o.truncated)
-    t = np.asarray(o.reward).shape[0]
-    # Each env's stream is cut where the rollout stops: that is a time-out, not a terminal.
+    terminals = flat(terminated).astype(np.float32)
+    timeouts = flat(truncated).astype(np.float32)
+    t = np.asarray(reward).shape[0]
     last = np.zeros_like(timeouts).reshape(-1, t)
     last[:, -1] = 1
     timeouts = np.maximum(timeouts, last.reshape(-1) * (1 - terminals))
-    arrays = {
-        "observations": flat(o.obs),
-        "actions": flat(o.action),
-        "rewards": flat(o.reward),
+    return {
+        "observations": flat(obs),
+        "actions": flat(action),
+        "rewards": flat(reward),
         "terminals": terminals,
         "timeouts": timeouts,
-        "next_observations": flat(o.next_obs),
+        "next_observations": flat(next_obs),
     }
+
+
+def rollout_to_dataset(outs, name: str, metadata: dict) -> Dataset:
+    """[T, E] step outputs → one time-ordered stream per env, concatenated."""
+    o = jax.device_get(outs)
+    arrays = streams_to_arrays(o.obs, o.action, o.reward, o.terminated, o.truncated, o.next_obs)
     return from_arrays(arrays, source=name, metadata=metadata)
 
 
@@ -152,76 +217,174 @@ def _finished_return_mean(outs) -> float:
     return float(np.asarray(outs.episode_return)[done].mean())
 
 
-def _episode_return_mean(ds: Dataset) -> float:
-    from jaxrl.data.dataset import episode_returns
-
-    return float(np.mean(episode_returns(ds)))
+def _sac_path(out_dir: Path, task: str, seed: int) -> Path:
+    return out_dir / f"{task}-sac-seed{seed}.msgpack"
 
 
-def _policies_path(out_dir: Path, task: str, preset: str, seed: int) -> Path:
-    return out_dir / f"{task}-sac-{preset}-seed{seed}.policies"
+def _sac_agent(task: str, p: Preset, seed: int, env: Env):
+    from jaxrl.agents.registry import make_agent
+
+    config = _sac_config(task, p, seed)
+    sac = make_agent("sac", config.agent_config(), env.spec)
+    template = sac.init(jax.random.key(0))
+
+    def act(actor_params, obs, key, deterministic=False):
+        state = template.replace(params={**template.params, "actor": actor_params})
+        return sac.act(state, obs, key, deterministic)
+
+    return act
 
 
-def train_policies(
+def snapshot_returns(
+    env: Env, act, stacked_params, episodes: int, key: jax.Array, deterministic: bool
+) -> np.ndarray:
+    """Mean return of finished episodes of each snapshot (leading axis of `stacked_params`).
+
+    All snapshots run together (vmapped), `episodes` environments each, for one episode
+    length; environments that terminate early start new episodes, which are counted too.
+    """
+    steps = env.spec.episode_length
+    n = jax.tree.leaves(stacked_params)[0].shape[0]
+
+    @jax.jit
+    def run(params, key):
+        policy = lambda prm, obs, k: act(prm, obs, k, deterministic)
+        rollout = collect_rollouts(env, policy, episodes, steps)
+        outs = jax.vmap(rollout)(params, jax.random.split(key, n))  # [S, T, E]
+        done = outs.done > 0
+        total = jnp.sum(jnp.where(done, outs.episode_return, 0.0), axis=(1, 2))
+        return total / jnp.maximum(jnp.sum(done, axis=(1, 2)), 1)
+
+    return np.asarray(run(stacked_params, key), np.float64)
+
+
+def train_sac(
     task: str,
-    preset: str = "cpu",
+    preset: str = suite.ROOT_PRESET,
     seed: int = 0,
-    directory: str | Path | None = None,
+    root: str | Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Trains SAC on `task` and caches its expert and medium actors and reference returns.
+    """Runs (or loads the cached) SAC run of `task` that every dataset of the suite comes from.
 
-    The medium actor is the evaluation snapshot whose return is closest to one third of the
-    way from the random return to the final (expert) return. Returns the cached record:
-    {"meta": {...}, "expert": actor params, "medium": actor params}.
+    Keeps a snapshot of the actor every `eval_every` steps and the whole replay buffer, then
+    measures the references (uniform policy; final policy, deterministic) and every snapshot's
+    stochastic return, and selects the medium snapshot with `select_medium`.
+
+    Returns:
+      {"meta": {...}, "expert": actor params, "medium": actor params,
+       "buffer": {obs, action, reward, terminated, truncated, next_obs} in insertion order}.
     """
     from flax import serialization
 
-    from jaxrl.logging import read_metrics
-    from jaxrl.run import run
-
     p = PRESETS[preset]
-    out_dir = Path(directory) if directory is not None else data_dir()
+    out_dir = suite.suite_dir(preset, seed, root)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = _policies_path(out_dir, task, preset, seed)
+    path = _sac_path(out_dir, task, seed)
     if path.exists():
-        return serialization.msgpack_restore(path.read_bytes())
+        record = serialization.msgpack_restore(path.read_bytes())
+        if record.get("meta", {}).get("generator_version") == suite.GENERATOR_VERSION:
+            return record
     t0 = time.time()
-    config = _sac_config(task, p, seed)
-    snapshots: list[tuple[int, float, Any]] = []
-
-    def on_eval(step, states, returns):
-        actor = jax.tree.map(lambda x: np.asarray(x[0]), states.agent.params["actor"])
-        snapshots.append((step, float(returns[0].mean()), actor))
-
-    with tempfile.TemporaryDirectory() as workdir:
-        run(config, workdir, progress=progress, on_eval=on_eval)
-        train_log = (Path(workdir) / "metrics.jsonl").read_text()
-        records = read_metrics(workdir)
+    raw_path = out_dir / f"{task}-sac-seed{seed}.run.msgpack"
+    if raw_path.exists():  # training finished before; only the measurements are redone
+        raw = serialization.msgpack_restore(raw_path.read_bytes())
+    else:
+        raw = _run_sac(task, p, seed, progress)
+        raw_path.with_suffix(".tmp").write_bytes(serialization.msgpack_serialize(raw))
+        raw_path.with_suffix(".tmp").replace(raw_path)
+    steps = [int(s) for s in np.asarray(raw["steps"])]
+    det_returns = [float(r) for r in np.asarray(raw["det_returns"])]
+    stacked, buffer, records = raw["actors"], raw["buffer"], json.loads(raw["records"])
+    actors = [jax.tree.map(lambda x, i=i: x[i], stacked) for i in range(len(steps))]
+    train_seconds = float(raw["train_seconds"])
+    env = make_env(task)
+    act = _sac_agent(task, p, seed, env)
     random_return = _random_reference(task, p, seed, records)
-    expert_step, expert_return, expert_params = snapshots[-1]
-    target = random_return + (expert_return - random_return) / 3.0
-    medium_step, medium_return, medium_params = min(snapshots, key=lambda s: abs(s[1] - target))
+    key_ref, key_sel = jax.random.split(jax.random.key(seed + 3))
+    final = jax.tree.map(lambda x: x[-1:], stacked)
+    expert_return = float(
+        snapshot_returns(env, act, final, p.reference_episodes, key_ref, deterministic=True)[0]
+    )
+    stochastic = snapshot_returns(env, act, stacked, p.select_episodes, key_sel, False)
+    medium, in_band = select_medium(stochastic, random_return, expert_return)
+    if not in_band:
+        warnings.warn(
+            f"{task}: no SAC snapshot scores within {MEDIUM_BAND} (stochastic returns "
+            f"{np.round(stochastic, 1).tolist()}); the medium policy is the nearest one. Use a "
+            "longer run or denser snapshots (Preset.sac_steps, eval_every)",
+            stacklevel=2,
+        )
+    scores = normalized_score(stochastic, random_return, expert_return)
     meta = {
         "task": task,
         "seed": seed,
         "preset": preset,
         "generator": "jaxrl.data.generate (SAC on Brax, D4RL protocol)",
+        "generator_version": suite.GENERATOR_VERSION,
         "random_return": random_return,
         "expert_return": expert_return,
-        "expert_step": expert_step,
-        "medium_step": medium_step,
-        "medium_eval_return": medium_return,
+        "expert_step": steps[-1],
+        "medium_step": steps[medium],
+        "medium_stochastic_return": float(stochastic[medium]),
+        "medium_in_band": in_band,
         "sac_steps": p.sac_steps,
-        "sac_eval_curve": [[s, r] for s, r, _ in snapshots],
-        "seconds": round(time.time() - t0, 1),
+        "sac_num_envs": p.num_envs,
+        "sac_hidden_dims": list(p.hidden_dims),
+        # [step, deterministic eval return, stochastic return, stochastic normalized score]
+        "sac_snapshots": [
+            [s, round(d, 2), round(float(r), 2), round(float(n), 2)]
+            for s, d, r, n in zip(steps, det_returns, stochastic, scores, strict=True)
+        ],
     }
-    record = {"meta": meta, "expert": expert_params, "medium": medium_params}
+    record = {
+        "meta": meta,
+        "expert": actors[-1],
+        "medium": actors[medium],
+        "buffer": buffer,
+    }
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(serialization.msgpack_serialize(record))
     tmp.replace(path)
-    (out_dir / f"{task}-sac-{preset}-seed{seed}.train.jsonl").write_text(train_log)
+    timing = {"train_seconds": round(train_seconds, 1), "seconds": round(time.time() - t0, 1)}
+    (out_dir / f"{task}-sac-seed{seed}.timing.json").write_text(str(timing))
     return serialization.msgpack_restore(path.read_bytes())
+
+
+def _run_sac(task: str, p: Preset, seed: int, progress: bool) -> dict[str, Any]:
+    """The SAC run itself: actor snapshots, the final replay buffer and the training log."""
+    import tempfile
+
+    from jaxrl.logging import read_metrics
+    from jaxrl.run import run
+
+    t0 = time.time()
+    config = _sac_config(task, p, seed)
+    steps, det_returns, actors, buffer = [], [], [], {}
+
+    def on_eval(step, states, returns):
+        steps.append(int(step))
+        det_returns.append(float(returns[0].mean()))
+        actors.append(jax.tree.map(lambda x: np.asarray(x[0]), states.agent.params["actor"]))
+        if step == p.sac_steps:
+            data = jax.device_get(states.buffer.data)
+            size = int(np.asarray(states.buffer.size)[0])
+            if size != p.sac_steps:
+                raise RuntimeError(f"SAC buffer holds {size} rows, expected {p.sac_steps}")
+            for k in ("obs", "action", "reward", "terminated", "truncated", "next_obs"):
+                buffer[k] = np.asarray(getattr(data, k)[0][:size])
+
+    with tempfile.TemporaryDirectory() as workdir:
+        run(config, workdir, progress=progress, on_eval=on_eval)
+        records = read_metrics(workdir)
+    return {
+        "steps": np.asarray(steps),
+        "det_returns": np.asarray(det_returns),
+        "actors": jax.tree.map(lambda *xs: np.stack(xs), *actors),
+        "buffer": buffer,
+        "records": json.dumps(records),
+        "train_seconds": time.time() - t0,
+    }
 
 
 def _random_reference(task: str, p: Preset, seed: int, records: list[dict]) -> float:
@@ -266,6 +429,7 @@ def _sac_config(task: str, p: Preset, seed: int):
         warmup_policy="random",
         eval_every=p.eval_every,
         eval_episodes=p.eval_episodes,
+        keep_checkpoints=0,
     )
 
 
@@ -277,65 +441,116 @@ def _random_act(env: Env):
     return act
 
 
+@functools.lru_cache(maxsize=16)
+def _rollout_fn(task: str, preset: str, policy: str, num_streams: int, steps: int):
+    """The compiled rollout of the uniform (`policy="random"`) or a SAC actor, reused."""
+    env = make_env(task)
+    if policy == "random":
+        return collect_rollouts(env, _random_act(env), num_streams, steps)
+    act = _sac_agent(task, PRESETS[preset], 0, env)
+    return collect_rollouts(env, act, num_streams, steps)
+
+
+def _rollout_arrays(task: str, kind: str, preset: str, seed: int, record) -> dict:
+    p = PRESETS[preset]
+    length = make_env(task).spec.episode_length
+    # Streams of at least 4 episode lengths, so few episodes are cut where a stream ends.
+    num_streams = max(1, min(p.size // (4 * length), 100))
+    steps = -(-p.size // num_streams)
+    key = jax.random.fold_in(jax.random.key(seed + 2), KINDS.index(kind))
+    policy = "random" if kind == "random" else "sac"
+    params = None if kind == "random" else record[kind]
+    outs = _rollout_fn(task, preset, policy, num_streams, steps)(params, key)
+    o = jax.device_get(outs)
+    return streams_to_arrays(o.obs, o.action, o.reward, o.terminated, o.truncated, o.next_obs)
+
+
+def _replay_arrays(p: Preset, record, rows: int) -> dict:
+    b = record["buffer"]
+    n = p.num_envs
+    if rows % n:
+        raise ValueError(f"replay prefix of {rows} rows is not a multiple of {n} environments")
+    tm = {
+        k: np.asarray(v[:rows]).reshape((rows // n, n) + np.asarray(v).shape[1:])
+        for k, v in b.items()
+    }
+    return streams_to_arrays(
+        tm["obs"], tm["action"], tm["reward"], tm["terminated"], tm["truncated"], tm["next_obs"]
+    )
+
+
+def _dataset_arrays(ds: Dataset) -> dict:
+    t = ds.transitions
+    return {
+        "observations": t.obs,
+        "actions": t.action,
+        "rewards": t.reward,
+        "terminals": t.terminated,
+        "timeouts": t.truncated,
+        "next_observations": t.next_obs,
+    }
+
+
 def generate(
     name: str,
-    preset: str = "cpu",
+    preset: str = suite.ROOT_PRESET,
     seed: int = 0,
     directory: str | Path | None = None,
     progress: bool = True,
+    force: bool = False,
 ) -> Path:
     """Writes dataset `name` (e.g. "halfcheetah-medium-v0") into the cache and returns its path.
 
-    Trains SAC first if this task, preset and seed have no cached policies. Each dataset is
-    `preset.size` transitions rolled out with the policy's stochastic actions in parallel
-    environments, one full episode per environment where the size allows.
+    Trains SAC first if this task, preset and seed have no cached run. A dataset already in
+    the cache that passes its checksum is kept unless `force`.
 
     Args:
-      name: `<task>-<random|medium|expert>-v0`.
+      name: `<task>-<kind>-v0` with kind in `KINDS`.
       preset: a key of `PRESETS`.
       seed: seed of the SAC run and of the rollouts.
-      directory: where to write (default `data_dir()`).
+      directory: the cache root (default `data_dir()`); see `suite.suite_dir` for the layout.
       progress: show the SAC training progress bar.
+      force: rebuild even if cached (the SAC run is still reused).
+
+    Raises:
+      DatasetError: the cached file fails its checksum (delete it, or pass `force`).
     """
     task, kind = parse_name(name)
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; allowed: {sorted(PRESETS)}")
     p = PRESETS[preset]
-    out_dir = Path(directory) if directory is not None else data_dir()
+    path = suite.dataset_path(name, preset, seed, directory)
+    if path.is_file() and not force and not suite.is_stale(path):
+        suite.verify(path)  # a modified or corrupt file stops here, with the fix
+        return path
     t0 = time.time()
-    record = train_policies(task, preset, seed, out_dir, progress)
-    meta = dict(record["meta"])
-    env = make_env(task)
-    length = env.spec.episode_length
-    num_envs = max(1, min(p.size // length, 200))
-    steps = -(-p.size // num_envs)
-    key = jax.random.fold_in(jax.random.key(seed + 2), KINDS.index(kind))
-    if kind == "random":
-        outs = collect_rollouts(env, _random_act(env), num_envs, steps)(None, key)
+    record = train_sac(task, preset, seed, directory, progress)
+    meta = {k: v for k, v in record["meta"].items() if k != "sac_snapshots"}
+    if kind == "medium-expert":
+        parts = []
+        for sub in ("medium", "expert"):
+            sub_name = f"{task}-{sub}-v0"
+            generate(sub_name, preset, seed, directory, progress)
+            parts.append(_dataset_arrays(suite.load(sub_name, preset, seed, directory)))
+        arrays = {k: np.concatenate([parts[0][k], parts[1][k]]) for k in parts[0]}
+    elif kind == "full-replay":
+        arrays = _replay_arrays(p, record, p.sac_steps)
+    elif kind == "medium-replay":
+        arrays = _replay_arrays(p, record, int(meta["medium_step"]))
     else:
-        from jaxrl.agents.registry import make_agent
-
-        config = _sac_config(task, p, seed)
-        sac = make_agent("sac", config.agent_config(), env.spec)
-        template = sac.init(jax.random.key(0))
-
-        def act(actor_params, obs, k):
-            state = template.replace(params={**template.params, "actor": actor_params})
-            return sac.act(state, obs, k, False)
-
-        outs = collect_rollouts(env, act, num_envs, steps)(record[kind], key)
-    ds = rollout_to_dataset(outs, name, {})
-    meta.update(name=name, kind=kind, data_return_mean=_episode_return_mean(ds))
-    meta.pop("seconds", None)
+        arrays = _rollout_arrays(task, kind, preset, seed, record)
+    ds = from_arrays(arrays, source=name)
+    returns = episode_returns(ds)
+    score = float(np.mean(normalized_score(returns, meta["random_return"], meta["expert_return"])))
+    meta.update(
+        name=name,
+        kind=kind,
+        data_return_mean=float(np.mean(returns)),
+        data_normalized_score=score,
+    )
+    if kind == "medium" and not MEDIUM_BAND[0] <= score <= MEDIUM_BAND[1]:
+        warnings.warn(f"{name}: the data scores {score:.1f}, outside {MEDIUM_BAND}", stacklevel=2)
     ds = dataclasses.replace(ds, metadata=meta)
-    path = out_dir / f"{name}.hdf5"
     save_hdf5(ds, path)
-    manifest = {
-        **meta,
-        "file": path.name,
-        "size": ds.size,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "rollout_seconds": round(time.time() - t0, 1),
-    }
-    (out_dir / f"{name}.json").write_text(json.dumps(manifest, indent=2))
+    suite.write_manifest(path, ds, {"seconds": round(time.time() - t0, 1)})
     return path

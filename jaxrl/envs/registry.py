@@ -4,7 +4,9 @@ A normalized score is 100 · (R − R_random) / (R_expert − R_random), as in D
 no published D4RL references. A dataset made by `jaxrl.data.generate` records the references
 it was made with (the uniform policy's return and its SAC expert's return), and those take
 precedence over the numbers here, which are used only for runs without such a dataset:
-- halfcheetah: measured with `generate(..., preset="cpu", seed=0)` (64k-step SAC, 2x128);
+- halfcheetah: measured with `generate(..., preset="cpu", seed=0)` (64k-step SAC, 2x128,
+  generator version 2): uniform warm-up episodes, and the final policy's deterministic return
+  over 10 episodes;
 - inverted_pendulum: uniform policy measured over 8 episodes; 200 is the maximum return;
 - hopper, walker2d, ant: provisional round numbers, not yet measured; generate a dataset of
   the task for real references.
@@ -41,7 +43,7 @@ class TaskSpec:
 TASKS: dict[str, TaskSpec] = {
     t.name: t
     for t in [
-        TaskSpec("halfcheetah", "halfcheetah", random_return=-131.0, expert_return=1269.0),
+        TaskSpec("halfcheetah", "halfcheetah", random_return=-112.4, expert_return=1252.7),
         TaskSpec("hopper", "hopper", random_return=80.0, expert_return=2000.0),
         TaskSpec("walker2d", "walker2d", random_return=0.0, expert_return=2000.0),
         TaskSpec("ant", "ant", random_return=-60.0, expert_return=3000.0),
