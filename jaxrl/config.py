@@ -53,6 +53,7 @@ class TrainConfig:
     warmup_policy: str = "agent"  # "agent" (WSRL: frozen pre-trained policy) | "random" (RLPD)
     reward_scale: float = 1.0  # r ← r · scale + bias, offline and online alike
     reward_bias: float = 0.0
+    normalize_obs: bool = False  # (obs − mean) / std with the dataset's statistics, everywhere
     eval_every: int = 2_000  # steps between evaluations (a multiple of chunk_length)
     eval_episodes: int = 5  # deterministic-policy episodes per evaluation and run
     episode_length: int = 0  # 0 means the task's registered time limit
@@ -134,6 +135,11 @@ def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
         raise ConfigError(f"offline_ratio={config.offline_ratio} must lie in [0, 1]")
     if config.offline_steps > 0 and not config.dataset:
         raise ConfigError(f"offline_steps={config.offline_steps} needs a dataset; set dataset=")
+    if config.normalize_obs and not config.dataset:
+        raise ConfigError(
+            "normalize_obs=True needs a dataset (its observation statistics); set dataset= or "
+            "normalize_obs=False"
+        )
     if config.online_steps > 0 and config.retention != "none" and not config.dataset:
         raise ConfigError(
             f"retention={config.retention!r} needs a dataset; set dataset= or retention='none'"

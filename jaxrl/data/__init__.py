@@ -1,5 +1,6 @@
-"""Offline datasets: validated loading (npz, HDF5 in the D4RL layout), saving, episode structure
-and Monte-Carlo returns, on the host; `to_device` moves a dataset to the accelerator once.
+"""Offline datasets: validated loading (npz, HDF5 in the D4RL layout, Minari), saving, episode
+structure, Monte-Carlo returns and transforms (observation normalization, reward scale and bias,
+action clipping, next actions), on the host; `to_device` moves a dataset to the accelerator once.
 
 Example:
 
@@ -20,17 +21,34 @@ from jaxrl.data.dataset import (
     with_mc_returns,
 )
 from jaxrl.data.io import data_dir, load, save_hdf5, save_npz
+from jaxrl.data.minari import load_minari, minari_root
+from jaxrl.data.transforms import (
+    ObsNormalizer,
+    clip_actions,
+    next_actions,
+    normalize_obs,
+    obs_normalizer,
+    scale_rewards,
+)
 
 __all__ = [
     "Dataset",
     "DatasetError",
+    "ObsNormalizer",
+    "clip_actions",
     "data_dir",
     "episode_ends",
     "episode_returns",
     "from_arrays",
     "load",
+    "load_minari",
+    "minari_root",
+    "next_actions",
+    "normalize_obs",
+    "obs_normalizer",
     "save_hdf5",
     "save_npz",
+    "scale_rewards",
     "to_device",
     "validate",
     "with_mc_returns",
