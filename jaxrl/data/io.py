@@ -340,7 +340,7 @@ def load(path_or_name: str | os.PathLike, *, spec: EnvSpec | None = None) -> Dat
         names the file.
     """
     path = _resolve(path_or_name)
-    if not path.is_file():  # a Minari dataset directory without its HDF5 file
+    if not path.is_file() or minari.is_minari_path(path):
         return minari.load_minari(path, spec=spec)
     arrays, metadata = _reader(path)(path)
     if arrays is None:  # an HDF5 file in Minari's layout

@@ -65,12 +65,17 @@ def find(path_or_id: str | os.PathLike) -> pathlib.Path | None:
       None if `path_or_id` is not a Minari dataset.
     """
     path = pathlib.Path(path_or_id).expanduser()
-    if path.is_file():
+    if path.is_file() or is_minari_path(path):
         return path
     if path.is_dir():
         return _main_file(path)
     candidate = minari_root() / os.fspath(path_or_id)
     return _main_file(candidate) if candidate.is_dir() else None
+
+
+def is_minari_path(path: pathlib.Path) -> bool:
+    """Whether `path` is the main file of a Minari dataset directory (by name and neighbour)."""
+    return path.name == MAIN_FILE and (path.parent / METADATA_FILE).is_file()
 
 
 def is_minari_file(f) -> bool:
