@@ -124,8 +124,7 @@ def build(config: TrainConfig) -> Built:
     normalizer = None
     if ds is not None:
         validate(config, dataset_size=ds.size)
-        rew = ds.transitions.reward * config.reward_scale + config.reward_bias
-        ds = dataclasses.replace(ds, transitions=ds.transitions.replace(reward=rew))
+        ds = data_lib.scale_rewards(ds, config.reward_scale, config.reward_bias)
         if needs_mc_returns(config):
             ds = data_lib.with_mc_returns(ds, agent_cfg.discount)
         if config.normalize_obs:
