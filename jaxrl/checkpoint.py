@@ -43,6 +43,8 @@ import jaxrl
 
 FORMAT_VERSION = 1
 CHECKPOINT_DIR = "checkpoints"
+#: The observation statistics of a run with `normalize_obs` (also in every checkpoint's meta).
+OBS_NORMALIZER_JSON = "obs_normalizer.json"
 # Orbax's in-progress directories ("<step>.orbax-checkpoint-tmp-<n>"), removed when a manager
 # opens the directory.
 _TMP_DIR = re.compile(r"^\d+\.orbax-checkpoint-tmp(-\d+)?$")
@@ -341,11 +343,14 @@ def load_policy(
       step: a specific checkpoint (chunks done); None means the newest valid one.
 
     Returns:
-      `policy(obs, key=None, deterministic=True) -> action` for one observation or a batch
-      (leading axes are vmapped). `key` is needed only when `deterministic` is False.
+      `policy(obs, key=None, deterministic=True) -> action` for one raw environment
+      observation or a batch (leading axes are vmapped). `key` is needed only when
+      `deterministic` is False. For a run with `normalize_obs` the policy normalizes `obs` with
+      the run's dataset statistics first; they are `policy.obs_normalizer` (None otherwise).
 
     Raises:
-      CheckpointError: no checkpoint, or `run_index` out of range.
+      CheckpointError: no checkpoint, `run_index` out of range, or a run with `normalize_obs`
+        whose observation statistics are missing.
     """
     from jaxrl.config import from_mapping
     from jaxrl.run import build_agent, state_template
@@ -367,14 +372,30 @@ def load_policy(
             found = ckpt.restore_latest(template)
             if found is None:
                 raise CheckpointError(f"{ckpt.directory} holds no checkpoint")
-            _, states, _ = found
+            _, states, meta = found
         else:
-            states = ckpt.restore(step, template)
+            meta = ckpt.read_meta(step)
+            states = ckpt.restore(step, template, meta)
     finally:
         ckpt.close()
+    normalizer = None
+    if config.normalize_obs:
+        from jaxrl.data.transforms import ObsNormalizer
+
+        stats = meta.get("obs_normalizer")
+        if stats is None and (workdir / OBS_NORMALIZER_JSON).exists():
+            stats = json.loads((workdir / OBS_NORMALIZER_JSON).read_text())
+        if stats is None:
+            raise CheckpointError(
+                f"{workdir} was trained with normalize_obs=True but neither its checkpoint nor "
+                f"{OBS_NORMALIZER_JSON} holds the observation statistics; restore the file"
+            )
+        normalizer = ObsNormalizer.from_dict(stats)
     agent_state = jax.tree.map(lambda x: x[run_index], states.agent)
 
     def act(state, obs, key, deterministic):
+        if normalizer is not None:
+            obs = normalizer(obs)
         flat = obs.reshape(-1, obs.shape[-1])
         keys = jax.random.split(key, flat.shape[0])
         actions = jax.vmap(lambda o, k: agent.act(state, o, k, deterministic))(flat, keys)
@@ -389,4 +410,5 @@ def load_policy(
             key = jax.random.key(0)
         return act(agent_state, jnp.asarray(obs, jnp.float32), key, bool(deterministic))
 
+    policy.obs_normalizer = normalizer
     return policy

@@ -57,6 +57,7 @@ class TrainConfig:
     sampler_top_fraction: float = 0.1  # share of best-return trajectories "topk" samples from
     reward_scale: float = 1.0  # r ← r · scale + bias, offline and online alike
     reward_bias: float = 0.0
+    normalize_obs: bool = False  # (obs − mean) / std with the dataset's statistics, everywhere
     eval_every: int = 2_000  # steps between evaluations (a multiple of chunk_length)
     eval_episodes: int = 5  # deterministic-policy episodes per evaluation and run
     episode_length: int = 0  # 0 means the task's registered time limit
@@ -152,6 +153,11 @@ def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
         raise ConfigError(
             f"sampler={config.sampler!r} weights a dataset's transitions; set dataset= or "
             "sampler='uniform'"
+        )
+    if config.normalize_obs and not config.dataset:
+        raise ConfigError(
+            "normalize_obs=True needs a dataset (its observation statistics); set dataset= or "
+            "normalize_obs=False"
         )
     if config.online_steps > 0 and config.retention != "none" and not config.dataset:
         raise ConfigError(

@@ -27,7 +27,13 @@ from jaxrl import data as data_lib
 from jaxrl import stats
 from jaxrl.agents.registry import make_agent
 from jaxrl.buffers import WeightedDataset
-from jaxrl.checkpoint import FORMAT_VERSION, Checkpointer, CheckpointError, checkpoint_dir
+from jaxrl.checkpoint import (
+    FORMAT_VERSION,
+    OBS_NORMALIZER_JSON,
+    Checkpointer,
+    CheckpointError,
+    checkpoint_dir,
+)
 from jaxrl.config import (
     RESUME_SAFE_FIELDS,
     ConfigError,
@@ -71,6 +77,7 @@ class Built:
     online_chunk: Callable
     evaluate: Callable
     switch: Callable
+    obs_normalizer: data_lib.ObsNormalizer | None = None  # set when config.normalize_obs
 
 
 def needs_mc_returns(config: TrainConfig) -> bool:
@@ -116,6 +123,7 @@ def build(config: TrainConfig) -> Built:
     agent, env = build_agent(config)
     agent_cfg = config.agent_config()
     ds = load_dataset(config, env)
+    normalizer = None
     if ds is not None:
         if getattr(agent_cfg, "top_fraction", 1.0) < 1.0:  # %BC: best episodes, raw rewards
             ds = trajectories.top_trajectories(
@@ -124,10 +132,12 @@ def build(config: TrainConfig) -> Built:
         if uses_next_action(config):
             ds = trajectories.with_next_actions(ds)
         validate(config, dataset_size=ds.size)
-        rew = ds.transitions.reward * config.reward_scale + config.reward_bias
-        ds = dataclasses.replace(ds, transitions=ds.transitions.replace(reward=rew))
+        ds = data_lib.scale_rewards(ds, config.reward_scale, config.reward_bias)
         if needs_mc_returns(config):
             ds = data_lib.with_mc_returns(ds, agent_cfg.discount)
+        if config.normalize_obs:
+            normalizer = data_lib.obs_normalizer(ds)
+            ds = data_lib.normalize_obs(ds, normalizer)
         dataset = data_lib.to_device(ds)
         if config.sampler != "uniform":
             # Weights from the rewards as training sees them, as the reference does.
@@ -161,9 +171,10 @@ def build(config: TrainConfig) -> Built:
         dataset_size=size,
         references=references,
         offline_chunk=make_offline_chunk(config, agent),
-        online_chunk=make_online_chunk(config, agent, env, size, mc),
-        evaluate=make_evaluator(agent, env, config.eval_episodes),
+        online_chunk=make_online_chunk(config, agent, env, size, mc, normalizer),
+        evaluate=make_evaluator(agent, env, config.eval_episodes, normalizer),
         switch=make_switch(agent, env, config.num_envs),
+        obs_normalizer=normalizer,
     )
 
 
@@ -295,9 +306,17 @@ def run(
     found = None
     if ckpt is not None:
         found = ckpt.restore_latest(state_template(config, built.agent, built.env))
+    normalizer = built.obs_normalizer.to_dict() if built.obs_normalizer is not None else None
     if found is not None:
         _, states, meta = found
         check_config_change(meta["config"], config, f"{ckpt.directory}", allow_config_change)
+        if meta.get("obs_normalizer", normalizer) != normalizer:
+            raise CheckpointError(
+                f"{ckpt.directory}: the observation statistics of dataset {config.dataset} "
+                "differ from those the run started with (the dataset file changed); resuming "
+                "would change the inputs of every network. Restore the original dataset or "
+                "start in a new workdir."
+            )
         done = meta["chunks_done"]
         n_records = truncate_metrics(workdir, meta["metrics_records"])
         if n_records != meta["metrics_records"]:
@@ -319,6 +338,8 @@ def run(
         divergences = []
         elapsed = 0.0
     (workdir / "config.json").write_text(config_to_json(config))
+    if normalizer is not None:  # for users of the policy outside jaxrl (load_policy reads it)
+        (workdir / OBS_NORMALIZER_JSON).write_text(json.dumps(normalizer))
 
     rand_ret, expert_ret = built.references
     start = done or 0
@@ -380,6 +401,7 @@ def run(
             "metrics_records": n_records,
             "elapsed_s": time.time() - t_start,
             "divergences": divergences,
+            "obs_normalizer": normalizer,
         }
         ckpt.save(chunks_done, states, meta)
         last_save = time.monotonic()

@@ -352,9 +352,30 @@ BAD_ARRAYS = [
     ("pos_inf", _set("rewards", 5, np.inf), None, ["'rewards'", "inf", "index 5"]),
     ("neg_inf_next", _set("next_observations", (8, 0), -np.inf), None, ["'next_obs", "index 8"]),
     ("float32_overflow", _set("rewards", 2, 1e300), None, ["'rewards'", "index 2"]),
-    ("empty", lambda a: a.update({k: v[:0] for k, v in a.items()}), None, ["empty"]),
-    ("obs_size", lambda a: None, EnvSpec(obs_dim=4, action_dim=ACT_DIM), ["'observations'", "4"]),
-    ("action_size", lambda a: None, EnvSpec(obs_dim=OBS_DIM, action_dim=3), ["'actions'", "3"]),
+    (
+        "empty",
+        lambda a: a.update({k: v[:0] for k, v in a.items()}),
+        None,
+        ["'observations'", "empty dataset (0 rows)"],
+    ),
+    (
+        "obs_size",
+        lambda a: None,
+        EnvSpec(obs_dim=4, action_dim=ACT_DIM),
+        ["'observations'", "observation size 3", "obs_dim 4"],
+    ),
+    (
+        "action_size",
+        lambda a: None,
+        EnvSpec(obs_dim=OBS_DIM, action_dim=3),
+        ["'actions'", "action size 2", "action_dim 3"],
+    ),
+    (
+        "no_next_obs_nor_timeouts",
+        lambda a: [a.pop("next_observations"), a.pop("timeouts")],
+        None,
+        ["'next_observations'", "missing", "'timeouts'"],
+    ),
     (
         "integer_actions",
         _replace("actions", lambda a: np.zeros(a.shape, np.int64)),

@@ -1,5 +1,6 @@
-"""Offline datasets: validated loading (npz, HDF5 in the D4RL layout), saving, episode structure
-and Monte-Carlo returns, on the host; `to_device` moves a dataset to the accelerator once.
+"""Offline datasets: validated loading (npz, HDF5 in the D4RL layout, Minari), saving, episode
+structure, Monte-Carlo returns and transforms (observation normalization, reward scale and bias,
+action clipping, next actions), on the host; `to_device` moves a dataset to the accelerator once.
 
 Example:
 
@@ -21,12 +22,23 @@ from jaxrl.data.dataset import (
     with_mc_returns,
 )
 from jaxrl.data.io import data_dir, load, save_hdf5, save_npz
+from jaxrl.data.minari import load_minari, minari_root
 from jaxrl.data.samplers import SAMPLERS, sampling_cdf, sampling_probabilities
+from jaxrl.data.transforms import (
+    ObsNormalizer,
+    clip_actions,
+    next_actions,
+    normalize_obs,
+    obs_normalizer,
+    scale_rewards,
+)
 
 __all__ = [
     "SAMPLERS",
     "Dataset",
     "DatasetError",
+    "ObsNormalizer",
+    "clip_actions",
     "data_dir",
     "episode_ends",
     "corrupt",
@@ -34,10 +46,16 @@ __all__ = [
     "episode_returns",
     "from_arrays",
     "load",
+    "load_minari",
+    "minari_root",
+    "next_actions",
+    "normalize_obs",
+    "obs_normalizer",
     "save_hdf5",
     "sampling_cdf",
     "sampling_probabilities",
     "save_npz",
+    "scale_rewards",
     "to_device",
     "validate",
     "with_mc_returns",

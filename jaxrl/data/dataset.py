@@ -35,9 +35,10 @@ from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
 
 #: Keys every dataset must have (D4RL names).
-REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals", "next_observations")
-#: Keys a dataset may have; anything else is ignored.
-OPTIONAL_KEYS = ("timeouts", "infos/mc_return")
+REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals")
+#: Keys a dataset may have; anything else is ignored. Without `next_observations`, `timeouts`
+#: is required and next observations are rebuilt the way D4RL's `qlearning_dataset` does.
+OPTIONAL_KEYS = ("next_observations", "timeouts", "infos/mc_return")
 
 #: Slack on the action bounds before a value counts as out of range.
 ACTION_BOUND_TOLERANCE = 1e-3
@@ -106,36 +107,87 @@ def _column(a: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[0]) if a.ndim == 2 and a.shape[1] == 1 else a
 
 
-def validate(arrays: Mapping[str, np.ndarray], *, source: str, spec: EnvSpec | None = None) -> None:
-    """Checks that a D4RL-style array mapping describes a usable dataset.
+def _action_box(spec: EnvSpec | None, action_box) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) as float64 arrays: `action_box` if given, else the spec's, else [-1, 1]."""
+    if action_box is None:
+        action_box = (spec.action_low, spec.action_high) if spec is not None else None
+    low, high = action_box if action_box is not None else _DEFAULT_ACTION_BOX
+    return np.asarray(low, np.float64), np.asarray(high, np.float64)
 
-    Checks, in order: the required keys are present; the dataset is non-empty; every array has
-    the same number of rows; observations and next observations are [N, obs_dim] (matching
-    `spec.obs_dim` if given); actions are [N, action_dim] floats (matching `spec.action_dim`);
-    rewards, terminals, timeouts and `infos/mc_return` are [N] (or [N, 1]); every float value
-    is finite as float32; actions lie in the action box (within 1e-3); terminals and timeouts
-    are 0/1. Keys other than `REQUIRED_KEYS` and `OPTIONAL_KEYS` are ignored.
+
+def _format_box(low: np.ndarray, high: np.ndarray) -> str:
+    fmt = lambda x: repr(x.item()) if x.ndim == 0 else np.array2string(x, separator=", ")
+    return f"[{fmt(low)}, {fmt(high)}]"
+
+
+def clip_to_box(actions: np.ndarray, low, high, eps: float = ACTION_CLIP_EPS) -> np.ndarray:
+    """Clips `actions` into the box shrunk by `eps` of its half-width on each side.
 
     Args:
-      arrays: `observations`, `actions`, `rewards`, `terminals`, `next_observations`, and
-        optionally `timeouts` and `infos/mc_return`.
+      actions: [N, action_dim] actions.
+      low: lower bound, a scalar or [action_dim]; infinite bounds are left open.
+      high: upper bound, like `low`.
+      eps: the relative margin; 1e-5 keeps `atanh` of a [-1, 1] action finite.
+
+    Returns:
+      float32 clipped actions.
+    """
+    low = np.asarray(low, np.float64)
+    high = np.asarray(high, np.float64)
+    finite = np.isfinite(low) & np.isfinite(high)
+    with np.errstate(invalid="ignore", over="ignore"):
+        margin = np.where(finite, (high - low) / 2.0 * eps, 0.0)
+    return np.clip(np.asarray(actions), low + margin, high - margin).astype(np.float32)
+
+
+def validate(
+    arrays: Mapping[str, np.ndarray],
+    *,
+    source: str,
+    spec: EnvSpec | None = None,
+    action_box: tuple | None = None,
+) -> None:
+    """Checks that a D4RL-style array mapping describes a usable dataset.
+
+    Checks, in order: the required keys are present (and `timeouts` when `next_observations`
+    is absent); the dataset is non-empty; every array has the same number of rows; observations
+    and next observations are [N, obs_dim] (matching `spec.obs_dim` if given); actions are
+    [N, action_dim] floats (matching `spec.action_dim`); rewards, terminals, timeouts and
+    `infos/mc_return` are [N] (or [N, 1]); every float value is finite as float32; actions lie
+    in the action box (within 1e-3); terminals and timeouts are 0/1. Keys other than
+    `REQUIRED_KEYS` and `OPTIONAL_KEYS` are ignored.
+
+    Args:
+      arrays: `observations`, `actions`, `rewards`, `terminals`, and optionally
+        `next_observations`, `timeouts` and `infos/mc_return`.
       source: where the arrays come from (a file path); every message starts with it.
       spec: the environment the dataset is for. Without it the observation and action sizes
         are not checked and actions are checked against [-1, 1], the action box of every jaxrl
         environment.
+      action_box: `(low, high)`, scalars or [action_dim] arrays, overriding the spec's box
+        (e.g. the action space stored in a Minari dataset).
 
     Raises:
       DatasetError: naming `source`, the key and the first offending row index.
     """
     missing = [k for k in REQUIRED_KEYS if k not in arrays]
+    if not missing and "next_observations" not in arrays and "timeouts" not in arrays:
+        _fail(
+            source,
+            "next_observations",
+            "required key missing, and without 'timeouts' the ends of episodes (whose next "
+            "observation is unknown) cannot be told apart",
+            "store 'next_observations', or 'timeouts' so that next observations can be rebuilt "
+            "from the following rows as D4RL's qlearning_dataset does",
+        )
     if missing:
         present = sorted(str(k) for k in arrays)
         _fail(
             source,
             missing[0],
             f"required key missing (missing: {missing}; present: {present})",
-            f"store every key of {list(REQUIRED_KEYS)} in the D4RL layout "
-            "(next_observations[t] is the observation after actions[t])",
+            f"store every key of {list(REQUIRED_KEYS)} in the D4RL layout, plus "
+            "'next_observations' (the observation after actions[t]) or 'timeouts'",
         )
     keys = list(REQUIRED_KEYS) + [k for k in OPTIONAL_KEYS if k in arrays]
     arrs = {k: np.asarray(arrays[k]) for k in keys}
@@ -164,9 +216,9 @@ def validate(arrays: Mapping[str, np.ndarray], *, source: str, spec: EnvSpec | N
                 index=min(a.shape[0], n),
             )
 
-    obs, next_obs, act = arrs["observations"], arrs["next_observations"], arrs["actions"]
+    obs, act = arrs["observations"], arrs["actions"]
     for k in ("observations", "next_observations"):
-        if arrs[k].ndim != 2:
+        if k in arrs and arrs[k].ndim != 2:
             _fail(
                 source,
                 k,
@@ -180,11 +232,12 @@ def validate(arrays: Mapping[str, np.ndarray], *, source: str, spec: EnvSpec | N
             f"observation size {obs.shape[1]} does not match the task's obs_dim {spec.obs_dim}",
             "load the dataset generated for this task",
         )
-    if next_obs.shape[1] != obs.shape[1]:
+    if "next_observations" in arrs and arrs["next_observations"].shape[1] != obs.shape[1]:
         _fail(
             source,
             "next_observations",
-            f"observation size {next_obs.shape[1]} differs from 'observations' ({obs.shape[1]})",
+            f"observation size {arrs['next_observations'].shape[1]} differs from "
+            f"'observations' ({obs.shape[1]})",
             "store next observations of the same environment",
         )
 
@@ -235,14 +288,14 @@ def validate(arrays: Mapping[str, np.ndarray], *, source: str, spec: EnvSpec | N
                     index=bad,
                 )
 
-    low, high = (spec.action_low, spec.action_high) if spec is not None else _DEFAULT_ACTION_BOX
+    low, high = _action_box(spec, action_box)
     out = (act < low - ACTION_BOUND_TOLERANCE) | (act > high + ACTION_BOUND_TOLERANCE)
     bad = _first_row(out)
     if bad is not None:
         _fail(
             source,
             "actions",
-            f"{_describe_entry(act, out, bad)} outside the action box [{low}, {high}]",
+            f"{_describe_entry(act, out, bad)} outside the action box {_format_box(low, high)}",
             "rescale actions to the environment's action box (pass spec= with its bounds)",
             index=bad,
         )
@@ -289,6 +342,7 @@ def from_arrays(
     source: str = "<arrays>",
     spec: EnvSpec | None = None,
     metadata: dict | None = None,
+    action_box: tuple | None = None,
 ) -> Dataset:
     """Validates a D4RL-style array mapping and builds a `Dataset`.
 
@@ -299,47 +353,80 @@ def from_arrays(
     terminal), since the data stops there. Actions are clipped to ±(1 − 1e-5) of the action
     box, as the reference implementations do.
 
+    Without `next_observations` (raw D4RL `get_dataset()` files), next observations are the
+    following rows, as in D4RL's `qlearning_dataset`: rows flagged `timeouts` and the last
+    row are dropped (their next observation is not in the data), and the row before each
+    dropped timeout becomes the truncated end of its episode; a terminal row keeps the
+    following row as `next_obs` (it never bootstraps). The metadata records
+    `"rebuilt_next_observations": true` and the number of `"dropped_rows"`.
+
     Args:
       arrays: see `validate`. `infos/mc_return`, if present, becomes `mc_return`.
       source: name used in error messages.
       spec: the environment the dataset is for (checks sizes and the action box).
       metadata: JSON-able description; numpy scalars are converted to Python numbers.
+      action_box: `(low, high)` overriding the spec's action box (see `validate`).
 
     Returns:
       A `Dataset` of float32 host arrays.
 
     Raises:
-      DatasetError: if `validate` rejects the arrays or `metadata` is not JSON-able.
+      DatasetError: if `validate` rejects the arrays, no row is left after dropping the rows
+        without a next observation, or `metadata` is not JSON-able.
     """
-    validate(arrays, source=source, spec=spec)
+    validate(arrays, source=source, spec=spec, action_box=action_box)
     f32 = lambda k: np.ascontiguousarray(np.asarray(arrays[k]), dtype=np.float32)
-    obs, next_obs = f32("observations"), f32("next_observations")
+    obs = f32("observations")
     n = obs.shape[0]
     terminated = _column(np.asarray(arrays["terminals"])).astype(bool)
-    if "timeouts" in arrays:
-        ends = _column(np.asarray(arrays["timeouts"])).astype(bool)
+    metadata = dict(metadata or {})
+    if "next_observations" in arrays:
+        keep = slice(None)
+        next_obs = f32("next_observations")
+        if "timeouts" in arrays:
+            ends = _column(np.asarray(arrays["timeouts"])).astype(bool)
+        else:
+            ends = np.zeros(n, bool)
+            ends[:-1] = np.any(obs[1:] != next_obs[:-1], axis=1)
     else:
+        timeouts = _column(np.asarray(arrays["timeouts"])).astype(bool)
+        keep = ~timeouts
+        keep[-1] = False
+        if not keep.any():
+            _fail(
+                source,
+                "next_observations",
+                f"missing, and none of the {n} rows has a next observation in the data (each "
+                "is a timeout or the last row)",
+                "store 'next_observations'",
+            )
+        next_obs = np.empty_like(obs)
+        next_obs[:-1] = obs[1:]
+        # The row before a dropped timeout row ends its episode (the data cuts it there).
         ends = np.zeros(n, bool)
-        ends[:-1] = np.any(obs[1:] != next_obs[:-1], axis=1)
+        ends[:-1] = timeouts[1:]
+        keep = np.flatnonzero(keep)
+        obs, next_obs, terminated, ends = obs[keep], next_obs[keep], terminated[keep], ends[keep]
+        metadata["rebuilt_next_observations"] = True
+        metadata["dropped_rows"] = int(n - keep.size)
     ends[-1] = True
     truncated = ends & ~terminated
 
-    low, high = (spec.action_low, spec.action_high) if spec is not None else _DEFAULT_ACTION_BOX
-    mid, half = (high + low) / 2.0, (high - low) / 2.0 * (1.0 - ACTION_CLIP_EPS)
-    action = np.clip(f32("actions"), mid - half, mid + half).astype(np.float32)
+    low, high = _action_box(spec, action_box)
+    action = clip_to_box(f32("actions")[keep], low, high)
 
     if "infos/mc_return" in arrays:
-        mc_return = _column(f32("infos/mc_return"))
+        mc_return = _column(f32("infos/mc_return"))[keep]
     else:
-        mc_return = np.zeros(n, np.float32)
+        mc_return = np.zeros(obs.shape[0], np.float32)
     transitions = Transition(
-        obs=obs,
+        obs=np.ascontiguousarray(obs),
         action=action,
-        reward=_column(f32("rewards")),
+        reward=np.ascontiguousarray(_column(f32("rewards"))[keep]),
         terminated=terminated.astype(np.float32),
         truncated=truncated.astype(np.float32),
-        next_obs=next_obs,
-        mc_return=mc_return,
+        next_obs=np.ascontiguousarray(next_obs),
+        mc_return=np.ascontiguousarray(mc_return),
     )
     return Dataset(transitions, _normalize_metadata(metadata, source))
 

@@ -1,4 +1,4 @@
-"""Reading and writing datasets: npz and HDF5 in the D4RL layout, and the local cache.
+"""Reading and writing datasets: npz and HDF5 in the D4RL layout, Minari, and the local cache.
 
 Both formats store the D4RL keys `observations`, `actions`, `rewards`, `terminals`, `timeouts`,
 `next_observations` and `infos/mc_return`, plus the metadata as a JSON string (npz: the key
@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from jaxrl.data import minari
 from jaxrl.data.dataset import Dataset, DatasetError, from_arrays
 from jaxrl.specs import EnvSpec
 
@@ -157,7 +158,8 @@ def _read_signature(path: pathlib.Path, offset: int, size: int) -> bytes:
         return f.read(size)
 
 
-def _has_hdf5_signature(path: pathlib.Path) -> bool:
+def has_hdf5_signature(path: pathlib.Path) -> bool:
+    """Whether `path` starts with the HDF5 superblock signature (or has it after a user block)."""
     # The superblock sits at 0 or, after a user block, at 512, 1024, 2048, ... bytes.
     file_size = path.stat().st_size
     offset = 0
@@ -166,6 +168,10 @@ def _has_hdf5_signature(path: pathlib.Path) -> bool:
             return True
         offset = 512 if offset == 0 else offset * 2
     return False
+
+
+#: What h5py raises for a truncated or corrupt file.
+HDF5Error = (OSError, RuntimeError, KeyError, ValueError, TypeError)
 
 
 def _parse_metadata(text: str | bytes, path: pathlib.Path, where: str) -> dict:
@@ -189,7 +195,7 @@ def _parse_metadata(text: str | bytes, path: pathlib.Path, where: str) -> dict:
 def _read_hdf5(path: pathlib.Path) -> tuple[dict[str, np.ndarray], dict]:
     import h5py
 
-    if not _has_hdf5_signature(path):
+    if not has_hdf5_signature(path):
         raise DatasetError(
             f"{path}: not an HDF5 file (no HDF5 signature). Fix: regenerate or re-download it; "
             "if it is an npz archive, rename it to .npz"
@@ -197,6 +203,8 @@ def _read_hdf5(path: pathlib.Path) -> tuple[dict[str, np.ndarray], dict]:
     key = None
     try:
         with h5py.File(path, "r", locking=False) as f:
+            if minari.is_minari_file(f):
+                return None, {}
             arrays = {}
             for key in _READ_KEYS:
                 if key not in f:
@@ -212,7 +220,7 @@ def _read_hdf5(path: pathlib.Path) -> tuple[dict[str, np.ndarray], dict]:
             raw = f.attrs.get(_METADATA_HDF5_ATTR)
     except DatasetError:
         raise
-    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as e:
+    except HDF5Error as e:
         where = f" (reading key '{key}')" if key else ""
         raise DatasetError(
             f"{path}: unreadable HDF5 file{where}: {e}. The file is probably truncated or "
@@ -248,7 +256,7 @@ def _reader(path: pathlib.Path) -> Callable[[pathlib.Path], tuple[dict, dict]]:
         return _read_hdf5
     if suffix in NPZ_SUFFIXES:
         return _read_npz
-    if _has_hdf5_signature(path):
+    if has_hdf5_signature(path):
         return _read_hdf5
     if _read_signature(path, 0, len(_ZIP_SIGNATURE)) == _ZIP_SIGNATURE:
         return _read_npz
@@ -259,16 +267,28 @@ def _reader(path: pathlib.Path) -> Callable[[pathlib.Path], tuple[dict, dict]]:
 
 
 def _resolve(path_or_name: str | os.PathLike) -> pathlib.Path:
-    """An existing file: the path itself, else a cache entry for a bare name."""
+    """An existing file: the path itself, a Minari dataset's main file, or a cache entry."""
     path = pathlib.Path(path_or_name).expanduser()
     if path.is_file():
         return path
     if path.exists():
-        raise DatasetError(f"{path}: is a directory, not a dataset file. Fix: pass a file path")
+        main = minari.find(path)
+        if main is not None:
+            return main
+        raise DatasetError(
+            f"{path}: is a directory, neither a dataset file nor a Minari dataset (no "
+            f"data/{minari.MAIN_FILE}). Fix: pass a file path or a Minari dataset directory"
+        )
     text = os.fspath(path_or_name)
     is_bare_name = os.sep not in text and (os.altsep is None or os.altsep not in text)
     if not is_bare_name:
-        raise DatasetError(f"{path}: no such file. Fix: check the path")
+        main = minari.find(text)  # a Minari dataset id such as "D4RL/door/human-v2"
+        if main is not None:
+            return main
+        raise DatasetError(
+            f"{path}: no such file, nor a Minari dataset id under {minari.minari_root()}. "
+            "Fix: check the path (or set $MINARI_DATASETS_PATH)"
+        )
     known_suffix = path.suffix.lower() in HDF5_SUFFIXES + NPZ_SUFFIXES
     stem = path.stem if known_suffix else text
     cache = data_dir()
@@ -276,12 +296,16 @@ def _resolve(path_or_name: str | os.PathLike) -> pathlib.Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
+    main = minari.find(text)
+    if main is not None:
+        return main
     if known_suffix and not candidates[0].exists():
         where = f"neither {path.resolve()} nor {candidates[0]} exists"
     else:
         where = "looked for " + " and ".join(str(c) for c in candidates)
     raise DatasetError(
-        f"{text}: dataset '{stem}' is not in the cache ({where}). Fix: generate it with "
+        f"{text}: dataset '{stem}' is not in the cache ({where}; nor is it a Minari dataset "
+        f"under {minari.minari_root()}). Fix: generate it with "
         f"`{MAKE_DATASETS_COMMAND.format(name=stem)}`, or set $JAXRL_DATA to the directory "
         "that holds it"
     )
@@ -291,13 +315,19 @@ def load(path_or_name: str | os.PathLike, *, spec: EnvSpec | None = None) -> Dat
     """Loads and validates a dataset file, or a dataset from the cache by name.
 
     The reader is chosen by suffix (`.hdf5`/`.h5`: HDF5, checked for the HDF5 signature;
-    `.npz`: numpy archive), or by content for other names. A bare name such as
-    `"halfcheetah-medium-v0"` resolves to `data_dir()/<name>.hdf5`, then `.npz`. Only the D4RL
-    keys are read; other keys (e.g. `infos/qpos`) are ignored, except `infos/mc_return`. The
-    source is opened read-only and never modified.
+    `.npz`: numpy archive), or by content for other names. An HDF5 file with Minari's layout
+    (`episode_<i>` groups), a Minari dataset directory, or a Minari dataset id is read by
+    `jaxrl.data.load_minari`. A bare name such as `"halfcheetah-medium-v0"` resolves to
+    `data_dir()/<name>.hdf5`, then `.npz`, then a Minari dataset of that id; a name with a
+    slash that is not a path is looked up as a Minari id under `$MINARI_DATASETS_PATH` (default
+    `~/.minari/datasets`). Only the D4RL keys are read; other keys (e.g. `infos/qpos`) are
+    ignored, except `infos/mc_return`. Files without `next_observations` (raw D4RL
+    `get_dataset()` output) get them rebuilt as `from_arrays` describes. The source is opened
+    read-only and never modified.
 
     Args:
-      path_or_name: a file path, or the name of a dataset in `data_dir()`.
+      path_or_name: a file path, a Minari dataset directory or id, or the name of a dataset in
+        `data_dir()`.
       spec: the environment the dataset is for; checks the observation and action sizes and
         the action box.
 
@@ -310,5 +340,9 @@ def load(path_or_name: str | os.PathLike, *, spec: EnvSpec | None = None) -> Dat
         names the file.
     """
     path = _resolve(path_or_name)
+    if not path.is_file() or minari.is_minari_path(path):
+        return minari.load_minari(path, spec=spec)
     arrays, metadata = _reader(path)(path)
+    if arrays is None:  # an HDF5 file in Minari's layout
+        return minari.load_minari(path, spec=spec)
     return from_arrays(arrays, source=str(path), spec=spec, metadata=metadata)

@@ -189,6 +189,7 @@ def make_online_chunk(
     env: Env,
     dataset_size: int,
     mc_discount: float | None = None,
+    obs_normalizer: Callable | None = None,
 ) -> Callable:
     """`chunk(states[runs], dataset) -> (states, metrics[runs])`: `chunk_length` env steps.
 
@@ -200,14 +201,17 @@ def make_online_chunk(
       dataset_size: rows in the dataset (for "append" retention).
       mc_discount: when set, Monte-Carlo returns of finished online episodes are recomputed
         at the end of every chunk (Cal-QL's online calibration).
+      obs_normalizer: applied to observations before the agent acts on them and before they
+        enter the buffer (`jaxrl.data.ObsNormalizer`, fixed from the dataset); None: raw.
     """
+    norm = obs_normalizer if obs_normalizer is not None else (lambda obs: obs)
     n_env = config.num_envs
     spec = env.spec
     steps = config.chunk_length // n_env
 
     def one_step(ts: TrainState, dataset: Transition):
         key, act_key, rand_key, sample_key, update_key = jax.random.split(ts.key, 5)
-        obs = ts.env.obs
+        obs = norm(ts.env.obs)
         actions = jax.vmap(agent.act, in_axes=(None, 0, 0, None))(
             ts.agent, obs, jax.random.split(act_key, n_env), False
         )
@@ -219,12 +223,12 @@ def make_online_chunk(
             actions = jnp.where(in_warmup, random_actions, actions)
         env_state, out = jax.vmap(env.step)(ts.env, actions)
         rows = Transition(
-            obs=out.obs,
+            obs=norm(out.obs),
             action=out.action,
             reward=out.reward * config.reward_scale + config.reward_bias,
             terminated=out.terminated,
             truncated=out.truncated,
-            next_obs=out.next_obs,
+            next_obs=norm(out.next_obs),
             mc_return=jnp.full_like(out.reward, -jnp.inf),
         )
         if uses_next_action(config):
@@ -282,12 +286,16 @@ def make_online_chunk(
     return _run_axis(_guarded(chunk), dataset_arg=True)
 
 
-def make_evaluator(agent: Agent, env: Env, num_episodes: int) -> Callable:
+def make_evaluator(
+    agent: Agent, env: Env, num_episodes: int, obs_normalizer: Callable | None = None
+) -> Callable:
     """`evaluate(agent_states[runs], keys[runs]) -> returns[runs, num_episodes]`.
 
     Runs `num_episodes` episodes per run in parallel with the deterministic policy, each up to
-    the time limit, summing rewards until the first episode end.
+    the time limit, summing rewards until the first episode end. `obs_normalizer`, if given,
+    is applied to every observation before the policy sees it.
     """
+    norm = obs_normalizer if obs_normalizer is not None else (lambda obs: obs)
     length = env.spec.episode_length
 
     def evaluate(agent_state: AgentState, key: jax.Array) -> jax.Array:
@@ -297,7 +305,7 @@ def make_evaluator(agent: Agent, env: Env, num_episodes: int) -> Callable:
         def body(carry, _):
             es, ret, alive = carry
             actions = jax.vmap(agent.act, in_axes=(None, 0, None, None))(
-                agent_state, es.obs, act_key, True
+                agent_state, norm(es.obs), act_key, True
             )
             es, out = jax.vmap(env.step)(es, actions)
             ret = ret + out.reward * alive
