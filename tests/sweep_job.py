@@ -47,7 +47,7 @@ def main(out: str, dataset: str) -> None:
     assert len(devices) == 4, devices
     config = sweep_config(dataset)
     result, arrays = {}, {}
-    for name, devs in (("dev4", devices), ("dev3", devices[:3]), ("dev1", devices[:1])):
+    for name, devs in (("dev4", devices), ("dev1", devices[:1]), ("dev3", devices[:3])):
         built_box, final = [], {}
         build = run_lib.build
 
@@ -106,8 +106,8 @@ def main(out: str, dataset: str) -> None:
             again = run_lib.run(config, out / name, progress=False, devices=devs)
             info["resumed_summary_equal"] = again["runs"] == summary["runs"]
         result[name] = info
-    np.savez(out / "result.npz", **arrays)
-    (out / "result.json").write_text(json.dumps(result, default=str))
+        np.savez(out / "result.npz", **arrays)  # after every layout, for a partial look
+        (out / "result.json").write_text(json.dumps(result, default=str))
 
 
 if __name__ == "__main__":
