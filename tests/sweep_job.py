@@ -92,9 +92,11 @@ def main(out: str, dataset: str) -> None:
             step, states, meta = ckpt.restore_latest(template)
             ckpt.close()
             restored = jax.device_get(states.agent.params)
-            info["restored_sharding_ok"] = all(
-                x.sharding == built.state_sharding for x in jax.tree.leaves(states)
-            )
+            info["restored_sharding_mismatch"] = [
+                f"{jax.tree_util.keystr(path)}: {x.sharding}"
+                for path, x in jax.tree_util.tree_leaves_with_path(states)
+                if not x.sharding.is_equivalent_to(built.state_sharding, x.ndim)
+            ]
             info["restored_equal"] = all(
                 np.array_equal(a, b)
                 for a, b in zip(
