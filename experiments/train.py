@@ -25,10 +25,16 @@ Configs (experiments/configs/*.py, each a get_config() returning an ml_collectio
   td3bc    TD3+BC (α 2.5), its offline loss kept online
   rebrac   ReBRAC: LayerNorm critics, actor and critic BC penalties decayed online
   gpu      the default job at accelerator scale (D4RL sizes, 1M+1M steps, 16 seeds)
+  sweep_iql_temperature  IQL β ∈ {1, 3, 10} × 3 seeds as one program (9 runs)
+
+Sweeps: --config.sweep='{"agent.beta": [1, 3, 10], "offline_ratio": [0.25, 0.5]}' runs every
+setting for every seed in one program. The runs are split over all devices; for a multi-host
+job (TPU slice, several GPU hosts) start the same command on every host with --distributed.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -52,6 +58,11 @@ _WORKDIR = flags.DEFINE_string(
     "Run directory (default: runs/<algo>-<dataset>-<timestamp>); an existing one is resumed.",
 )
 _QUIET = flags.DEFINE_bool("quiet", False, "Hide the progress bar.")
+_DISTRIBUTED = flags.DEFINE_bool(
+    "distributed",
+    os.environ.get("JAXRL_DISTRIBUTED", "") == "1",
+    "Multi-host job: call jax.distributed.initialize() first (default: $JAXRL_DISTRIBUTED=1).",
+)
 _ALLOW_CONFIG_CHANGE = flags.DEFINE_bool(
     "allow_config_change",
     False,
@@ -61,16 +72,28 @@ _ALLOW_CONFIG_CHANGE = flags.DEFINE_bool(
 
 def main(argv):
     del argv
+    if _DISTRIBUTED.value:
+        from jaxrl.distributed import init_distributed
+
+        init_distributed()  # before any import that starts a JAX backend
     logging.set_verbosity(logging.WARNING)  # brax/mjx log every environment build at INFO
     from jaxrl.checkpoint import CheckpointError
     from jaxrl.config import ConfigError, from_mapping
     from jaxrl.data import DatasetError
-    from jaxrl.run import DivergenceError, enable_compilation_cache, format_summary, run
+    from jaxrl.run import (
+        DivergenceError,
+        enable_compilation_cache,
+        format_summary,
+        is_writer,
+        run,
+    )
 
     try:
         config = from_mapping(_CONFIG.value.to_dict())
     except ConfigError as err:
         sys.exit(f"config error: {err}")
+    if _DISTRIBUTED.value and not _WORKDIR.value:
+        sys.exit("--distributed needs --workdir (the same path on every host)")
     workdir = _WORKDIR.value or str(
         ROOT
         / "runs"
@@ -86,6 +109,8 @@ def main(argv):
         )
     except (ConfigError, DatasetError, CheckpointError, DivergenceError) as err:
         sys.exit(f"error: {err}")
+    if not is_writer():
+        return
     print(format_summary(summary))
     print(f"run directory: {workdir} (summary.json, metrics.jsonl, plots/learning_curve.png)")
 

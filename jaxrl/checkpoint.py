@@ -80,11 +80,15 @@ def from_saveable(tree: Any, template: Any) -> Any:
 
 
 def _abstract_saveable(template: Any) -> Any:
-    """ShapeDtypeStructs (on the default device) of `to_saveable(template)`."""
-    sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    """ShapeDtypeStructs of `to_saveable(template)`, each with its template leaf's sharding
+    (a run-axis split restores as that split, one shard per device) or the default device."""
+    default = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     return jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+        lambda x, t: jax.ShapeDtypeStruct(
+            x.shape, x.dtype, sharding=getattr(t, "sharding", None) or default
+        ),
         jax.eval_shape(to_saveable, template),
+        template,
     )
 
 
@@ -111,7 +115,12 @@ def _leaf_checksums(tree: Any) -> jax.Array:
 
 def checksum(saveable: Any) -> list[list[int]]:
     """Per-leaf checksums of a key-free tree (see `to_saveable`), as JSON-able ints."""
-    return np.asarray(_leaf_checksums(saveable)).tolist()
+    sums = _leaf_checksums(saveable)  # integer sums: the same for any sharding of the tree
+    if not sums.is_fully_addressable:  # a multi-host job: every process gets every row
+        from jax.experimental import multihost_utils
+
+        sums = multihost_utils.process_allgather(sums, tiled=True)
+    return np.asarray(sums).tolist()
 
 
 # --------------------------------------------------------------------------- the manager
@@ -244,7 +253,9 @@ class Checkpointer:
         A damaged checkpoint is reported with a `CorruptCheckpointWarning` and skipped.
 
         Args:
-          template: the stacked TrainState, or its abstract shape (`jax.eval_shape`).
+          template: the stacked TrainState, or its abstract shape (`jax.eval_shape`), or a
+            function from a checkpoint's meta to either (it may raise to refuse the
+            checkpoint, e.g. when its run axis does not fit the current devices).
 
         Returns:
           `(step, states, meta)`.
@@ -268,8 +279,9 @@ class Checkpointer:
                     f"({jaxrl.__version__}) reads format {FORMAT_VERSION}. Resume with the "
                     "jaxrl version that wrote it, or start in a new workdir."
                 )
+            tree = template(meta) if callable(template) else template
             try:
-                states = self.restore(step, template, meta)
+                states = self.restore(step, tree, meta)
             except Exception as err:
                 failures.append(self._skip(step, err))
                 continue
@@ -365,7 +377,10 @@ def load_policy(
             f"(seeds {config.seeds})"
         )
     agent, env = build_agent(config)
-    template = state_template(config, agent, env)
+
+    def template(meta):  # a sweep padded to the device count saved the padding runs too
+        return state_template(config, agent, env, meta.get("run_axis", config.num_runs))
+
     ckpt = Checkpointer(workdir, keep=max(config.keep_checkpoints, 1))
     try:
         if step is None:
@@ -375,7 +390,7 @@ def load_policy(
             _, states, meta = found
         else:
             meta = ckpt.read_meta(step)
-            states = ckpt.restore(step, template, meta)
+            states = ckpt.restore(step, template(meta), meta)
     finally:
         ckpt.close()
     normalizer = None

@@ -65,13 +65,22 @@ class TrainConfig:
     checkpoint_interval_s: float = 600.0  # also checkpoint when this many seconds passed; 0: off
     keep_checkpoints: int = 3  # newest checkpoints kept in workdir/checkpoints; 0: no checkpoints
     on_divergence: str = "stop"  # non-finite run: "stop" the job | "freeze" that run index
+    # Hyperparameter sweep in the run axis (jaxrl.sweep): swept key -> values, e.g.
+    # {"agent.beta": (1.0, 3.0), "offline_ratio": (0.25, 0.5)}; runs = settings x seeds.
+    sweep: Any = ()
+    sweep_mode: str = "grid"  # "grid": every combination | "random": sweep_samples draws
+    sweep_samples: int = 0  # settings drawn in random mode
+    sweep_seed: int = 0  # seed of the random draws (host-side, reproducible)
 
     def agent_config(self):
         return self.agent if self.agent is not None else agent_config(self.algo)
 
     @property
     def num_runs(self) -> int:
-        return len(self.seeds)
+        """Runs on the run axis: seeds × sweep settings (before any padding to the devices)."""
+        from jaxrl.sweep import expand
+
+        return len(expand(self))
 
     @property
     def capacity(self) -> int:
@@ -81,7 +90,18 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["agent"] = dataclasses.asdict(self.agent_config())
+        d["sweep"] = _sweep_dict(self.sweep)
         return d
+
+
+def _sweep_dict(sweep) -> dict[str, Any]:
+    from jaxrl.sweep import normalize
+
+    try:
+        pairs = normalize(sweep)
+    except ConfigError:
+        return {"invalid": repr(sweep)}
+    return {k: list(v) if v[:1] != ("dist",) else dict(v[1:]) for k, v in pairs}
 
 
 def _allowed(name: str, value: Any, allowed) -> None:
@@ -163,6 +183,9 @@ def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
         raise ConfigError(
             f"retention={config.retention!r} needs a dataset; set dataset= or retention='none'"
         )
+    from jaxrl.sweep import validate_sweep
+
+    validate_sweep(config)
     if dataset_size is not None and config.batch_size > dataset_size:
         raise ConfigError(
             f"batch_size={config.batch_size} is larger than the dataset ({dataset_size} rows); "
@@ -177,6 +200,7 @@ def from_mapping(values: Mapping[str, Any]) -> TrainConfig:
     raise `ConfigError` listing the allowed ones.
     """
     values = dict(values)
+    values.pop("runs", None)  # config.json lists the expanded runs; they derive from the rest
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - fields)
     if unknown:
@@ -189,6 +213,10 @@ def from_mapping(values: Mapping[str, Any]) -> TrainConfig:
         raise ConfigError(str(e)) from None
     if "seeds" in values:
         values["seeds"] = tuple(int(s) for s in values["seeds"])
+    if "sweep" in values:
+        from jaxrl.sweep import normalize
+
+        values["sweep"] = normalize(values["sweep"])
     return TrainConfig(**values)
 
 

@@ -48,4 +48,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.checkpoint_interval_s = 600.0  # also checkpoint after this many seconds (0: off)
     c.keep_checkpoints = 3  # newest checkpoints kept (0: no checkpoints, no resume)
     c.on_divergence = "stop"  # NaN/inf in a run: stop (keep last good checkpoint) | freeze it
+    # Sweep in one program (JSON, keys: offline_ratio, agent.<float field>), e.g.
+    # --config.sweep='{"agent.beta": [1, 3, 10]}': runs = settings x seeds, one compile.
+    c.sweep = ""
+    c.sweep_mode = "grid"  # grid | random (sweep_samples draws, seeded by sweep_seed)
+    c.sweep_samples = 0  # settings drawn in random mode
+    c.sweep_seed = 0  # seed of the random draws
     return c
