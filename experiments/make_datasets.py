@@ -1,7 +1,7 @@
 """Build the D4RL-style benchmark suite on Brax into the dataset cache ($JAXRL_DATA).
 
-    python experiments/make_datasets.py                                   # halfcheetah medium
-    python experiments/make_datasets.py --tasks=halfcheetah,hopper --kinds=all --preset=cpu
+    python experiments/make_datasets.py                  # halfcheetah and hopper, all six kinds
+    python experiments/make_datasets.py --tasks=halfcheetah --kinds=medium,expert --preset=cpu
     python experiments/make_datasets.py --datasets=hopper-medium-v0,hopper-expert-v0
     python experiments/make_datasets.py --tasks=halfcheetah,hopper,walker2d,ant --kinds=all \
         --preset=d4rl                                                     # 1M transitions
@@ -29,8 +29,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 _DATASETS = flags.DEFINE_list("datasets", [], "Dataset names to build (overrides tasks/kinds).")
-_TASKS = flags.DEFINE_list("tasks", ["halfcheetah"], "Tasks whose suite to build.")
-_KINDS = flags.DEFINE_list("kinds", ["medium"], "Kinds to build per task, or 'all'.")
+_TASKS = flags.DEFINE_list("tasks", ["halfcheetah", "hopper"], "Tasks whose suite to build.")
+_KINDS = flags.DEFINE_list("kinds", ["all"], "Kinds to build per task, or 'all'.")
 _PRESET = flags.DEFINE_enum(
     "preset", "auto", ["auto", "cpu", "d4rl", "tiny"], "Size preset (auto: d4rl on GPU/TPU)."
 )

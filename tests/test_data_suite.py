@@ -108,6 +108,38 @@ def test_select_medium_prefers_band_then_target():
         gen.select_medium([], 0.0, 100.0)
 
 
+def test_select_expert_takes_the_best_stochastic_snapshot():
+    # A run that peaks and then degrades (hopper's CPU run): the peak, not the last snapshot.
+    assert gen.select_expert([100.0, 900.0, 1000.0, 650.0]) == 2
+    # The latest of equal returns (the most trained of equally good policies).
+    assert gen.select_expert([5.0, 7.0, 7.0, 1.0]) == 2
+    with pytest.raises(ValueError, match="non-empty"):
+        gen.select_expert([])
+
+
+def test_expert_noise_scales_the_gaussian_std():
+    env = make_env(TASK)
+    sac = make_agent("sac", gen._sac_config(TASK, P, 0).agent_config(), env.spec)
+    state = sac.init(jax.random.key(3))
+    params = state.params["actor"]
+    obs = np.array([0.1, -0.2, 0.3, 0.05], np.float32)
+    key = lambda: jax.random.key(7)  # a fresh copy of one key per use (key-reuse checks)
+    act = lambda noise, det=False: np.asarray(
+        gen._sac_agent(TASK, P, 0, env, noise)(params, obs, key(), det)
+    )
+    # noise 1 is SAC's own sampling; deterministic ignores the noise.
+    np.testing.assert_array_equal(act(1.0), np.asarray(sac.act(state, obs, key(), False)))
+    np.testing.assert_array_equal(act(0.5, True), np.asarray(sac.act(state, obs, key(), True)))
+    # Otherwise tanh(mean + noise * std * eps), with eps the normal draw of the same key.
+    from jaxrl.networks import GaussianPolicy
+
+    mean, log_std = GaussianPolicy(env.spec.action_dim, P.hidden_dims).apply(params, obs)
+    eps = np.asarray(jax.random.normal(key(), mean.shape))
+    expected = np.tanh(np.asarray(mean) + 0.5 * np.exp(np.asarray(log_std)) * eps)
+    np.testing.assert_allclose(act(0.5), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(act(0.0), np.asarray(sac.act(state, obs, key(), True)), atol=1e-6)
+
+
 def test_names_and_cache_layout(tmp_path):
     assert gen.parse_name("halfcheetah-medium-replay-v0") == ("halfcheetah", "medium-replay")
     assert gen.parse_name("hopper-medium-expert-v0") == ("hopper", "medium-expert")

@@ -7,15 +7,20 @@ protocol instead. One SAC run per task, preset and seed (cached) yields six data
 - `<task>-medium-v0`: the training snapshot whose *stochastic* return is nearest one third of
   the way from the random to the expert reference, among the snapshots that score between 20
   and 60 (`select_medium`);
-- `<task>-expert-v0`: the final SAC policy;
+- `<task>-expert-v0`: the SAC snapshot with the highest stochastic return (`select_expert`;
+  a short run can peak and then degrade, as hopper's CPU run does), rolled out with its
+  Gaussian's standard deviation scaled by `Preset.expert_noise` (1 for the D4RL preset; the CPU
+  preset's expert is still far from converged and its full-entropy actions score well below
+  its own deterministic return);
 - `<task>-medium-replay-v0`: the SAC replay buffer up to the medium snapshot's step, i.e. every
   transition collected until the policy was medium (random warm-up included);
 - `<task>-full-replay-v0`: the whole SAC replay buffer;
 - `<task>-medium-expert-v0`: medium followed by expert (episode boundaries kept).
 
-Policies are rolled out with their stochastic actions. The references recorded with every
-dataset are the uniform policy's return and the expert's deterministic evaluation return (how
-agents are evaluated), so a normalized score is 100 · (R − R_random) / (R_expert − R_random).
+Policies are rolled out with their stochastic actions (the expert's noise scaled as above). The
+references recorded with every dataset are the uniform policy's return and the expert
+snapshot's deterministic evaluation return (how agents are evaluated), so a normalized score
+is 100 · (R − R_random) / (R_expert − R_random).
 Everything is a pure function of (task, preset, seed) on a given platform: the same seed gives
 byte-identical files. Files, manifests and checksums: `jaxrl.data.suite`.
 
@@ -71,6 +76,8 @@ class Preset:
       eval_episodes: deterministic episodes per snapshot during training (the logged curve).
       select_episodes: stochastic episodes per snapshot when choosing the medium policy.
       reference_episodes: deterministic episodes of the expert for its reference return.
+      expert_noise: factor on the expert's Gaussian standard deviation when the expert
+        dataset is rolled out (1: the policy as trained; 0: deterministic).
     """
 
     sac_steps: int
@@ -83,6 +90,7 @@ class Preset:
     eval_episodes: int = 1
     select_episodes: int = 5
     reference_episodes: int = 10
+    expert_noise: float = 1.0
 
 
 PRESETS: dict[str, Preset] = {
@@ -94,6 +102,7 @@ PRESETS: dict[str, Preset] = {
         eval_every=1_000,
         warmup_steps=8_000,
         hidden_dims=(128, 128),
+        expert_noise=0.5,
     ),
     # D4RL sizes: 1M transitions from a 1M-step SAC run (an accelerator is advised).
     "d4rl": Preset(
@@ -110,6 +119,7 @@ PRESETS: dict[str, Preset] = {
         hidden_dims=(16, 16),
         select_episodes=2,
         reference_episodes=2,
+        expert_noise=0.5,
     ),
 }
 
@@ -158,6 +168,14 @@ def select_medium(
     if inside.any():
         return int(np.argmin(np.where(inside, distance, np.inf))), True
     return int(np.argmin(distance)), False
+
+
+def select_expert(returns) -> int:
+    """Index of the expert snapshot: the highest stochastic return, the latest on a tie."""
+    returns = np.asarray(returns, float)
+    if returns.ndim != 1 or returns.size == 0:
+        raise ValueError(f"need a non-empty list of snapshot returns, got shape {returns.shape}")
+    return int(returns.size - 1 - np.argmax(returns[::-1]))
 
 
 def collect_rollouts(env: Env, act_fn, num_envs: int, steps: int):
@@ -221,16 +239,28 @@ def _sac_path(out_dir: Path, task: str, seed: int) -> Path:
     return out_dir / f"{task}-sac-seed{seed}.msgpack"
 
 
-def _sac_agent(task: str, p: Preset, seed: int, env: Env):
+def _sac_agent(task: str, p: Preset, seed: int, env: Env, noise: float = 1.0):
+    """`act(actor_params, obs, key, deterministic=False)` of the suite's SAC actor.
+
+    `noise` scales the Gaussian's standard deviation before the tanh squash (1: SAC's own
+    sampling; 0: its deterministic action).
+    """
     from jaxrl.agents.registry import make_agent
+    from jaxrl.networks import GaussianPolicy
 
     config = _sac_config(task, p, seed)
-    sac = make_agent("sac", config.agent_config(), env.spec)
+    sac_config = config.agent_config()
+    sac = make_agent("sac", sac_config, env.spec)
     template = sac.init(jax.random.key(0))
+    actor = GaussianPolicy(env.spec.action_dim, sac_config.hidden_dims, sac_config.actor_layer_norm)
 
     def act(actor_params, obs, key, deterministic=False):
-        state = template.replace(params={**template.params, "actor": actor_params})
-        return sac.act(state, obs, key, deterministic)
+        if noise == 1.0 or deterministic:
+            state = template.replace(params={**template.params, "actor": actor_params})
+            return sac.act(state, obs, key, deterministic)
+        mean, log_std = actor.apply(actor_params, obs)
+        eps = jax.random.normal(key, mean.shape, mean.dtype)
+        return jnp.tanh(mean + noise * jnp.exp(log_std) * eps)
 
     return act
 
@@ -268,8 +298,9 @@ def train_sac(
     """Runs (or loads the cached) SAC run of `task` that every dataset of the suite comes from.
 
     Keeps a snapshot of the actor every `eval_every` steps and the whole replay buffer, then
-    measures the references (uniform policy; final policy, deterministic) and every snapshot's
-    stochastic return, and selects the medium snapshot with `select_medium`.
+    measures every snapshot's stochastic return, picks the expert with `select_expert`,
+    measures the references (uniform policy; expert, deterministic) and selects the medium
+    snapshot with `select_medium`.
 
     Returns:
       {"meta": {...}, "expert": actor params, "medium": actor params,
@@ -302,11 +333,12 @@ def train_sac(
     act = _sac_agent(task, p, seed, env)
     random_return = _random_reference(task, p, seed, records)
     key_ref, key_sel = jax.random.split(jax.random.key(seed + 3))
-    final = jax.tree.map(lambda x: x[-1:], stacked)
-    expert_return = float(
-        snapshot_returns(env, act, final, p.reference_episodes, key_ref, deterministic=True)[0]
-    )
     stochastic = snapshot_returns(env, act, stacked, p.select_episodes, key_sel, False)
+    expert = select_expert(stochastic)
+    chosen = jax.tree.map(lambda x: x[expert : expert + 1], stacked)
+    expert_return = float(
+        snapshot_returns(env, act, chosen, p.reference_episodes, key_ref, deterministic=True)[0]
+    )
     medium, in_band = select_medium(stochastic, random_return, expert_return)
     if not in_band:
         warnings.warn(
@@ -324,7 +356,9 @@ def train_sac(
         "generator_version": suite.GENERATOR_VERSION,
         "random_return": random_return,
         "expert_return": expert_return,
-        "expert_step": steps[-1],
+        "expert_step": steps[expert],
+        "expert_stochastic_return": float(stochastic[expert]),
+        "expert_noise": p.expert_noise,
         "medium_step": steps[medium],
         "medium_stochastic_return": float(stochastic[medium]),
         "medium_in_band": in_band,
@@ -339,7 +373,7 @@ def train_sac(
     }
     record = {
         "meta": meta,
-        "expert": actors[-1],
+        "expert": actors[expert],
         "medium": actors[medium],
         "buffer": buffer,
     }
@@ -443,11 +477,13 @@ def _random_act(env: Env):
 
 @functools.lru_cache(maxsize=16)
 def _rollout_fn(task: str, preset: str, policy: str, num_streams: int, steps: int):
-    """The compiled rollout of the uniform (`policy="random"`) or a SAC actor, reused."""
+    """The compiled rollout of the uniform policy or a SAC actor (`policy`: "random",
+    "medium" or "expert", the latter with `Preset.expert_noise`), reused."""
     env = make_env(task)
     if policy == "random":
         return collect_rollouts(env, _random_act(env), num_streams, steps)
-    act = _sac_agent(task, PRESETS[preset], 0, env)
+    p = PRESETS[preset]
+    act = _sac_agent(task, p, 0, env, p.expert_noise if policy == "expert" else 1.0)
     return collect_rollouts(env, act, num_streams, steps)
 
 
@@ -458,7 +494,7 @@ def _rollout_arrays(task: str, kind: str, preset: str, seed: int, record) -> dic
     num_streams = max(1, min(p.size // (4 * length), 100))
     steps = -(-p.size // num_streams)
     key = jax.random.fold_in(jax.random.key(seed + 2), KINDS.index(kind))
-    policy = "random" if kind == "random" else "sac"
+    policy = kind
     params = None if kind == "random" else record[kind]
     outs = _rollout_fn(task, preset, policy, num_streams, steps)(params, key)
     o = jax.device_get(outs)

@@ -32,7 +32,7 @@ from jaxrl.data.io import load as _load_file
 from jaxrl.specs import EnvSpec
 
 #: Bumped whenever generation changes what a name produces; older caches must be regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 #: The preset stored at the cache root under the bare dataset names.
 ROOT_PRESET = "cpu"
 
