@@ -5,8 +5,9 @@
 Runs the sweep of `sweep_config` (2 seeds × 4 settings) split over 4 devices, over 3 devices
 (padded to 9 runs) and on 1 device, each in its own workdir under OUT, and writes OUT/result.npz
 with every layout's final parameters and evaluation returns per run, plus OUT/result.json with
-the compile counts, the output shardings and a check of the checkpoint restored under the
-run-axis split. The device count must be fixed before jax is imported, hence a subprocess.
+the compile counts (XLA compilations per program, from JAX's compile log), the output
+shardings and a check of the checkpoint restored under the run-axis split. The device count
+must be fixed before jax is imported, hence a subprocess.
 """
 
 import json
@@ -16,6 +17,48 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 SWEEP = {"agent.beta": (1.0, 10.0), "offline_ratio": (0.25, 0.75)}
+
+
+class CompileCounter:
+    """Counts XLA compilations by program name from JAX's compile log (`jax_log_compiles`).
+
+    `jit(...)._cache_size()` counts dispatch-cache entries, which can exceed the number of
+    compilations (two argument signatures may map to one executable), so the tests count the
+    compilations themselves.
+    """
+
+    def __init__(self):
+        import collections
+        import logging
+        import re
+
+        self.counts = collections.Counter()
+        pattern = re.compile(r"^Compiling jit\((\w+)\)")
+        counter = self
+
+        class Handler(logging.Handler):
+            def emit(self, record):
+                m = pattern.match(record.getMessage())
+                if m:
+                    counter.counts[m.group(1)] += 1
+
+        self.handler = Handler(level=logging.DEBUG)
+        self.logger = logging.getLogger("jax._src.interpreters.pxla")
+
+    def __enter__(self):
+        import jax
+
+        jax.config.update("jax_log_compiles", True)
+        self.logger.addHandler(self.handler)
+        self.counts.clear()
+        return self.counts
+
+    def __exit__(self, *exc):
+        import jax
+
+        self.logger.removeHandler(self.handler)
+        jax.config.update("jax_log_compiles", False)
+        return False
 
 
 def sweep_config(dataset: str, **fields):
@@ -63,7 +106,10 @@ def main(out: str, dataset: str) -> None:
 
         run_lib.build = capture
         try:
-            summary = run_lib.run(config, out / name, progress=False, devices=devs, on_eval=on_eval)
+            with CompileCounter() as compiled:
+                summary = run_lib.run(
+                    config, out / name, progress=False, devices=devs, on_eval=on_eval
+                )
         finally:
             run_lib.build = build
         built = built_box[0]
@@ -74,10 +120,12 @@ def main(out: str, dataset: str) -> None:
         info = {
             "summary": summary,
             "run_axis": len(built.runs),
-            "compiles": {
+            "cache_entries": {
                 k: getattr(built, k)._cache_size()
                 for k in ("offline_chunk", "online_chunk", "evaluate", "switch")
             },
+            # The offline and online chunks are both `guarded` (chunks.make_offline_chunk).
+            "compiles": {k: compiled[k] for k in ("guarded", "evaluate", "switch")},
             "state_sharded": final["sharding"] == built.state_sharding,
             "state_devices": len(final["sharding"].device_set),
             "dataset_replicated": built.dataset.reward.sharding.is_fully_replicated
