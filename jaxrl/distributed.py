@@ -22,7 +22,7 @@ def init_distributed() -> None:
 
     On Cloud TPU and under SLURM/Open MPI the coordinator is found automatically; elsewhere set
     `JAX_COORDINATOR_ADDRESS` (host:port of process 0), `JAX_NUM_PROCESSES` and
-    `JAX_PROCESS_ID` on every host (NOTES-sweep.md).
+    `JAX_PROCESS_ID` on every host (docs/SWEEPS.md).
     """
     env = os.environ
     kwargs = {}
