@@ -96,7 +96,7 @@ LEARNERS: dict[str, tuple[str, dict[str, Any], int]] = {
     "td3bc": ("td3bc", {}, 1),
     "iql": ("iql", {}, 1),
     # CQL/Cal-QL's default orthogonal init (CORL) hangs the CPU runtime in some programs (see the
-    # README's known problems); the init does not change the cost of an update, so it is Xavier here.
+    # README's known problems); the init does not change an update's cost, so it is Xavier here.
     "cql": ("cql", {"init": "xavier"}, 1),
     "calql": ("calql", {"init": "xavier"}, 1),
     "sac": ("sac", {}, 1),
