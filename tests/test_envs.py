@@ -254,9 +254,10 @@ def test_normalized_score_hand_values():
     assert normalized_score(-290.0, -290.0, 3500.0) == pytest.approx(0.0)
     # (1605 + 290) / 3790 = 0.5
     assert normalized_score(1605.0, -290.0, 3500.0) == pytest.approx(50.0)
-    # hopper: (80 − 80)/1920 = 0; (560 − 80)/1920 = 0.25; (−880 − 80)/1920 = −0.5.
+    # hopper (random 53.7, expert 1127.1, range 1073.4): (53.7 − 53.7)/1073.4 = 0;
+    # (322.05 − 53.7)/1073.4 = 0.25; (−483 − 53.7)/1073.4 = −0.5; (2200.5 − 53.7)/1073.4 = 2.
     h = get_task("hopper")
     out = normalized_score(
-        np.array([80.0, 560.0, -880.0, 3920.0]), h.random_return, h.expert_return
+        np.array([53.7, 322.05, -483.0, 2200.5]), h.random_return, h.expert_return
     )
     np.testing.assert_allclose(out, [0.0, 25.0, -50.0, 200.0])
