@@ -89,6 +89,7 @@ WSRL_AGENT = {
     "subset_replace": True,
     "online_cql_alpha": 0.0,
     "cql_n_actions": 4,
+    "init": "xavier",  # CORL's orthogonal init hangs on CPU (README, known problems)
 }
 
 # Learner rows: name -> (registry algorithm, agent overrides, UTD of one step).
