@@ -89,17 +89,14 @@ WSRL_AGENT = {
     "subset_replace": True,
     "online_cql_alpha": 0.0,
     "cql_n_actions": 4,
-    "init": "xavier",  # CORL's orthogonal init hangs on CPU (README, known problems)
 }
 
 # Learner rows: name -> (registry algorithm, agent overrides, UTD of one step).
 LEARNERS: dict[str, tuple[str, dict[str, Any], int]] = {
     "td3bc": ("td3bc", {}, 1),
     "iql": ("iql", {}, 1),
-    # CQL/Cal-QL's default orthogonal init (CORL) hangs the CPU runtime in some programs (see the
-    # README's known problems); the init does not change an update's cost, so it is Xavier here.
-    "cql": ("cql", {"init": "xavier"}, 1),
-    "calql": ("calql", {"init": "xavier"}, 1),
+    "cql": ("cql", {}, 1),
+    "calql": ("calql", {}, 1),
     "sac": ("sac", {}, 1),
     "awac": ("awac", {}, 1),
     "rlpd": ("sac", RLPD_AGENT, 20),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import flax.linen
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -140,6 +141,28 @@ def test_initializers_hand_bounds():
     bound = math.sqrt(3 * 1e-2 / 20.0)
     assert float(jnp.max(jnp.abs(w))) <= bound
     assert float(jnp.max(jnp.abs(w))) > 0.8 * bound
+
+
+def test_orthogonal_matches_flax_without_lapack():
+    """Our orthogonal init gives flax's matrix for a key (same Gaussian draw, QR sign fix), and
+    its program has no custom call: concurrent batched LAPACK `orgqr` calls deadlocked XLA:CPU
+    (CQL's vmapped init with the Brax reset never returned on 2 cores)."""
+    from jaxrl.networks.mlp import orthogonal
+
+    for i, shape in enumerate([(8, 8), (17, 64), (64, 1), (3, 4, 5)]):
+        key = jax.random.key(i)
+        ours = orthogonal(1.3)(key, shape)
+        ref = flax.linen.initializers.orthogonal(1.3)(jax.random.key(i), shape)
+        assert ours.shape == shape
+        np.testing.assert_allclose(ours, ref, atol=2e-6)
+    hlo = (
+        jax.jit(jax.vmap(lambda k: orthogonal(2.0)(k, (64, 64))))
+        .lower(jax.random.split(jax.random.key(0), 3))
+        .as_text()
+    )
+    assert "custom_call" not in hlo
+    with pytest.raises(ValueError, match="2-d shape"):
+        orthogonal()(jax.random.key(0), (5,))
 
 
 def test_init_mode_reaches_every_layer():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import flax.linen as nn
@@ -19,12 +20,50 @@ LAYER_NORM_MODES = ("none", "before_act", "after_act")
 INIT_MODES = ("xavier", "orthogonal", "lecun")
 
 
+def _orthonormal_columns(z: jax.Array) -> jax.Array:
+    """The Q of `z = QR` with R's diagonal positive, for a tall `z` (rows ≥ columns).
+
+    Classical Gram–Schmidt applied twice per column ("twice is enough": orthonormal to float
+    precision), written with plain XLA ops. It gives the matrix that LAPACK's QR followed by the
+    sign fix gives (what `jax.random.orthogonal` computes), without the LAPACK custom calls:
+    on XLA:CPU, several batched `orgqr` calls running at once deadlock the runtime's thread pool
+    on a 2-core machine (seen with jax 0.10.2: CQL's init never returned).
+    """
+    cols = z.shape[1]
+
+    def body(j, q):
+        v = z[:, j]
+        for _ in range(2):
+            v = v - q @ (q.T @ v)  # columns ≥ j of q are still zero
+        return q.at[:, j].set(v / jnp.linalg.norm(v))
+
+    return jax.lax.fori_loop(0, cols, body, jnp.zeros_like(z))
+
+
+def orthogonal(scale: float = 1.0) -> Initializer:
+    """Orthogonal kernel initializer: same distribution and, for a key, the same matrix (to float
+    rounding) as `flax.linen.initializers.orthogonal(scale)`, without LAPACK (see
+    `_orthonormal_columns`). The last axis holds the columns."""
+
+    def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
+        if len(shape) < 2:
+            raise ValueError(f"orthogonal init needs at least a 2-d shape, got {tuple(shape)}")
+        rows, cols = math.prod(shape) // shape[-1], shape[-1]
+        z = jax.random.normal(key, (max(rows, cols), min(rows, cols)), jnp.float32)
+        q = _orthonormal_columns(z)
+        if rows < cols:
+            q = q.T
+        return (scale * q).reshape(shape).astype(dtype)
+
+    return init
+
+
 def default_init(mode: str = "xavier") -> Initializer:
     """Kernel initializer for hidden layers."""
     if mode == "xavier":
         return nn.initializers.xavier_uniform()
     if mode == "orthogonal":
-        return nn.initializers.orthogonal(jnp.sqrt(2.0))
+        return orthogonal(math.sqrt(2.0))
     if mode == "lecun":
         return nn.initializers.lecun_normal()
     raise ValueError(f"unknown init mode {mode!r}; allowed: {INIT_MODES}")
@@ -33,9 +72,9 @@ def default_init(mode: str = "xavier") -> Initializer:
 def output_init(mode: str = "xavier", scale: float | None = None) -> Initializer:
     """Kernel initializer for an output layer; `scale` shrinks it (e.g. 1e-2 in Cal-QL, WSRL)."""
     if scale is None:
-        return default_init(mode) if mode != "orthogonal" else nn.initializers.orthogonal(1.0)
+        return default_init(mode) if mode != "orthogonal" else orthogonal(1.0)
     if mode == "orthogonal":
-        return nn.initializers.orthogonal(scale)
+        return orthogonal(scale)
     return nn.initializers.variance_scaling(scale, "fan_avg", "uniform")
 
 
