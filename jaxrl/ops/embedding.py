@@ -25,7 +25,8 @@ def sinusoidal_embedding(x: jax.Array, dim: int = 6, base: float = 1e4) -> jax.A
       Array([0., 1., 0., 1.], dtype=float32)
 
     References: Wang et al., 2023, "Train Once, Get a Family: State-Adaptive Balances for
-    Offline-to-Online RL" (FamO2O), appendix; `LeapLabTHU/FamO2O: jax_iql/family_utils.py`.
+    Offline-to-Online RL" (FamO2O); `LeapLabTHU/FamO2O: jax_iql/family_utils.py:
+    sin_cos_skill_func`.
     """
     if dim <= 0 or dim % 2:
         raise ValueError(f"dim={dim} must be a positive even number")

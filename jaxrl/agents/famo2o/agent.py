@@ -5,8 +5,8 @@ trained with AWR at inverse temperature β: offline β ~ U[β_min, β_max] per e
 β from the balance model π_b(β | s). π_b is trained every step, offline and online, to pick
 the β whose action the critics value most, with a SAC entropy bonus (temperature α_b).
 
-References: Wang, Zhang, Xiong, Huang, Song, Huang, 2023, "Train Once, Get a Family:
-State-Adaptive Balances for Offline-to-Online Reinforcement Learning" (NeurIPS);
+References: Wang, Yang, Gao, Lin, Chen, Wu, Jia, Song, Huang, 2023, "Train Once, Get a Family:
+State-Adaptive Balances for Offline-to-Online Reinforcement Learning" (NeurIPS, arXiv 2310.17966);
 `LeapLabTHU/FamO2O: jax_iql/family_learner.py` (ALGORITHMS.md §7, docs/algorithms/famo2o.md).
 """
 

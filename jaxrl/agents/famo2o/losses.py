@@ -114,8 +114,8 @@ def actor_loss(
     Returns:
       (loss, aux) with the weights and log-densities.
 
-    References: Wang et al., 2023 (FamO2O), eq. (4); `LeapLabTHU/FamO2O:
-    jax_iql/family_actor.py: family_update`.
+    References: Wang et al., 2023, "Train Once, Get a Family" (FamO2O), the universal model
+    on IQL; `LeapLabTHU/FamO2O: jax_iql/family_actor.py: family_update`.
     """
     if weighting == "per_sample":
         weights = awr_weights(advantage, beta, max_weight)
@@ -165,8 +165,8 @@ def balance_loss(
     Returns:
       (loss, aux) with log π_b(β̃|s) [B], β [B] and the min-Q [B].
 
-    References: Wang et al., 2023 (FamO2O), eq. (6); `LeapLabTHU/FamO2O:
-    jax_iql/family_actor.py: family_hierarchical_update`.
+    References: Wang et al., 2023, "Train Once, Get a Family" (FamO2O), the balance model;
+    `LeapLabTHU/FamO2O: jax_iql/family_actor.py: family_hierarchical_update`.
     """
     beta_key, action_key = jax.random.split(key)
     mean_b, log_std_b = balance.apply(balance_params, obs)
