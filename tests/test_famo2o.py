@@ -286,7 +286,8 @@ def test_bad_settings_are_refused():
 @pytest.mark.slow
 def test_famo2o_learns_from_expert_data_and_keeps_it_online(tmp_path):
     """Offline on PD-controller data (inverted_pendulum), then online with the data appended
-    and β chosen by the balance model. ~65 s of CPU on 2 cores."""
+    and β chosen by the balance model. About 90 s of CPU time (2 cores; it took 160–180 s of
+    wall time while benchmarks loaded the machine)."""
     ds = pd_expert_dataset(steps=1_500)
     assert float(np.mean(data.episode_returns(ds))) > 150  # the data really is expert
     data.save_hdf5(ds, tmp_path / "pendulum-expert.hdf5")
