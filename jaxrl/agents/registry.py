@@ -10,6 +10,7 @@ from jaxrl.agents.awac import AWACConfig, make_awac
 from jaxrl.agents.base import Agent
 from jaxrl.agents.bc import BCConfig, make_bc
 from jaxrl.agents.cql import CalQLConfig, CQLConfig, make_calql, make_cql
+from jaxrl.agents.famo2o import FamO2OConfig, make_famo2o
 from jaxrl.agents.iql import IQLConfig, make_iql
 from jaxrl.agents.rebrac import ReBRACConfig, make_rebrac
 from jaxrl.agents.riql import RIQLConfig, make_riql
@@ -37,6 +38,7 @@ AGENTS: dict[str, tuple[type, Callable[[Any, EnvSpec], Agent]]] = {
     "bc": (BCConfig, make_bc),
     "td3bc": (TD3BCConfig, make_td3bc),
     "rebrac": (ReBRACConfig, make_rebrac),
+    "famo2o": (FamO2OConfig, make_famo2o),
 }
 
 

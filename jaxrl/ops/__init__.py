@@ -2,6 +2,7 @@
 
 from jaxrl.ops.cql import cql_gap
 from jaxrl.ops.decay import linear_cooling
+from jaxrl.ops.embedding import sinusoidal_embedding
 from jaxrl.ops.ensemble import (
     ENSEMBLE_REDUCTIONS,
     ensemble_gradient_diversity,
@@ -47,6 +48,7 @@ __all__ = [
     "policy_update_due",
     "polyak",
     "reduce_ensemble",
+    "sinusoidal_embedding",
     "smoothed_target_action",
     "td_target",
     "temperature_loss",
