@@ -39,6 +39,12 @@ TINY = {
     "bc": {"hidden_dims": (16, 16)},
     "td3bc": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
     "rebrac": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
+    "a2pr": {
+        "actor_hidden_dims": (16, 16),
+        "critic_hidden_dims": (16, 16),
+        "value_hidden_dims": (16, 16),
+        "vae_hidden_dims": (16, 16),
+    },
 }
 
 
