@@ -130,12 +130,14 @@ def test_vae_loss_reconstructs_only_positive_advantage_actions(nets):
 
 def test_vae_reconstruct_samples_the_latent(nets):
     (_, _, _, vae), p, b = nets
-    got = vae_reconstruct(p["vae"], vae, b.obs, b.action, jax.random.key(3))
     eps = jax.random.normal(jax.random.key(3), (B, 2 * ACT))
+    got = vae_reconstruct(p["vae"], vae, b.obs, b.action, eps)
     recon, _, _ = _np_recon(vae, p["vae"], b.obs, b.action, eps)
     np.testing.assert_allclose(got, recon, rtol=1e-5, atol=1e-6)
-    other = vae_reconstruct(p["vae"], vae, b.obs, b.action, jax.random.key(4))
-    assert not np.allclose(got, other)  # not the mean's decoding
+    # Zero noise decodes the mean, which is what `VAE.__call__` returns.
+    mean_decoding = vae_reconstruct(p["vae"], vae, b.obs, b.action, jnp.zeros_like(eps))
+    np.testing.assert_allclose(mean_decoding, vae.apply(p["vae"], b.obs, b.action), rtol=1e-6)
+    assert not np.allclose(got, mean_decoding)
 
 
 def _np_actor_loss(nets, v, alpha, mask, eps):
@@ -157,14 +159,13 @@ def _np_actor_loss(nets, v, alpha, mask, eps):
 def test_actor_loss_matches_numpy_with_every_mask_value(nets):
     (actor, critic, value, vae), p, b = nets
     alpha, mask = 2.5, 0.7
-    key = lambda: jax.random.key(21)  # noqa: E731
-    eps = jax.random.normal(key(), (B, 2 * ACT))
+    eps = jax.random.normal(jax.random.key(21), (B, 2 * ACT))
     v = N(value.apply(p["value"], b.obs))
     ref, m, use_recon, q_data = _np_actor_loss(nets, v, alpha, mask, eps)
     assert set(np.round(m / mask).astype(int)) == {0, 1, 2}, m  # M ∈ {0, mask, 2·mask}
     assert use_recon.any() and (~use_recon).any()  # both targets chosen somewhere
     args = (p["critic"], critic, p["vae"], vae, b, F32(q_data), F32(v))
-    loss, aux = losses.actor_loss(p["actor"], actor, *args, key(), alpha, mask)
+    loss, aux = losses.actor_loss(p["actor"], actor, *args, eps, alpha, mask)
     np.testing.assert_allclose(loss, ref, rtol=1e-5)
     np.testing.assert_allclose(aux["mask_mean"], np.mean(m), rtol=1e-6)
     np.testing.assert_allclose(aux["vae_target_frac"], np.mean(use_recon), rtol=1e-6)
@@ -172,10 +173,10 @@ def test_actor_loss_matches_numpy_with_every_mask_value(nets):
     # and only the normalized Q term is left.
     low, m_low, _, _ = _np_actor_loss(nets, v - 1e3, alpha, mask, eps)
     assert np.all(m_low == 2 * mask)
-    got = losses.actor_loss(p["actor"], actor, *args[:-1], F32(v - 1e3), key(), alpha, mask)[0]
+    got = losses.actor_loss(p["actor"], actor, *args[:-1], F32(v - 1e3), eps, alpha, mask)[0]
     np.testing.assert_allclose(got, low, rtol=1e-5)
     high, aux_high = losses.actor_loss(
-        p["actor"], actor, *args[:-1], F32(v + 1e3), key(), alpha, mask
+        p["actor"], actor, *args[:-1], F32(v + 1e3), eps, alpha, mask
     )
     q_pi = N(critic.apply(p["critic"], b.obs, actor.apply(p["actor"], b.obs)))[0]
     np.testing.assert_allclose(high, -alpha * np.mean(q_pi) / np.mean(np.abs(q_pi)), rtol=1e-5)
@@ -188,20 +189,19 @@ def test_actor_gradient_reaches_the_policy_through_the_vae(nets):
     (actor, critic, value, vae), p, b = nets
     q_data = N(critic.apply(p["critic"], b.obs, b.action))[0]
     args = (p["critic"], critic, p["vae"], vae, b, F32(q_data), F32(q_data - 1e3))
-    g = jax.grad(lambda a: losses.actor_loss(a, actor, *args, jax.random.key(5), 0.0, 1.0)[0])(
-        p["actor"]
-    )
+    eps = jax.random.normal(jax.random.key(5), (B, 2 * ACT))
+    g = jax.grad(lambda a: losses.actor_loss(a, actor, *args, eps, 0.0, 1.0)[0])(p["actor"])
 
     def detached(a):
         pi = actor.apply(a, b.obs)
-        recon = vae_reconstruct(p["vae"], vae, b.obs, pi, jax.random.key(5))
+        recon = vae_reconstruct(p["vae"], vae, b.obs, pi, eps)
         q_r = critic.apply(p["critic"], b.obs, recon)[0]
         target = jax.lax.stop_gradient(jnp.where((q_r >= F32(q_data))[:, None], recon, b.action))
         return jnp.mean(2.0 * jnp.mean((pi - target) ** 2, -1))
 
     g_detached = jax.grad(detached)(p["actor"])
     np.testing.assert_allclose(
-        losses.actor_loss(p["actor"], actor, *args, jax.random.key(5), 0.0, 1.0)[0],
+        losses.actor_loss(p["actor"], actor, *args, eps, 0.0, 1.0)[0],
         detached(p["actor"]),
         rtol=1e-5,
     )
@@ -246,6 +246,19 @@ def test_update_order_and_policy_delay(built):
     assert set(s0.target_params) == {"actor", "critic"}  # V and the VAE have no targets
     assert float(m1["mask_coef"]) == 0.5  # offline: the configured mask
     assert all(np.isfinite(np.asarray(v)).all() for v in m1.values())
+
+
+def test_update_under_the_run_axis_vmap_uses_each_key_once(built):
+    """Under vmap the actor's `lax.cond` becomes a select that runs both branches; each branch
+    must draw from its own key (the tests run with JAX's key-reuse checker on)."""
+    agent, _, _ = built
+    update = jax.jit(jax.vmap(agent.update, in_axes=(0, None, 0)))
+    states = jax.vmap(agent.init)(jax.random.split(jax.random.key(0), 2))
+    for i in range(2):  # an actor step, then a skipped one
+        states, m = update(states, _batch(16, seed=i), jax.random.split(jax.random.key(1 + i), 2))
+        assert all(np.isfinite(np.asarray(v)).all() for v in m.values())
+    kernel = jax.tree.leaves(states.params["actor"])[0]
+    assert not np.allclose(kernel[0], kernel[1])  # the two runs differ
 
 
 def test_switch_decays_the_mask_and_compiles_once(built):

@@ -109,18 +109,22 @@ def vae_neg_elbo(
     return recon_loss + beta * kl
 
 
-def vae_reconstruct(params, vae: VAE, obs: jax.Array, action: jax.Array, key: jax.Array):
+def vae_reconstruct(
+    params, vae: VAE, obs: jax.Array, action: jax.Array, noise: jax.Array
+) -> jax.Array:
     """One sampled reconstruction D(s, z), z = μ + σ·ε ~ q(z | s, a) (BCQ's `vae(s, a)`).
 
     Unlike `VAE.__call__` (which decodes the mean μ), the latent is drawn, as the BCQ-style
     VAE's forward pass does. Differentiable in `action` through the encoder and decoder
-    (reparameterization), which A2PR's actor loss relies on.
+    (reparameterization), which A2PR's actor loss relies on. The noise is an argument rather
+    than a key so that callers can draw it outside a `lax.cond` (under `vmap` a cond runs both
+    branches, and JAX's key-reuse checker rejects a key carried into one).
 
     Args:
       params: the VAE's variables.
       vae: the module.
       obs: [B, |S|]; action: [B, |A|].
-      key: for ε ~ N(0, I) of shape [B, latent_dim].
+      noise: ε ~ N(0, I), [B, latent_dim] (e.g. `jax.random.normal(key, (B, latent_dim))`).
 
     Returns:
       [B, |A|] reconstructed actions.
@@ -129,8 +133,7 @@ def vae_reconstruct(params, vae: VAE, obs: jax.Array, action: jax.Array, key: ja
     `ltlhuuu/A2PR: A2PR.py: VAE.forward`.
     """
     mean, log_std = vae.apply(params, obs, action, method=VAE.encode)
-    z = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape, mean.dtype)
-    return vae.apply(params, obs, z, method=VAE.decode)
+    return vae.apply(params, obs, mean + jnp.exp(log_std) * noise, method=VAE.decode)
 
 
 def vae_iwae_nll(

@@ -55,7 +55,8 @@ def make_a2pr(config: A2PRConfig, spec: EnvSpec) -> Agent:
     actor = DeterministicPolicy(spec.action_dim, config.actor_hidden_dims, init_mode=config.init)
     critic = QEnsemble(config.num_critics, config.critic_hidden_dims, init_mode=config.init)
     value = ValueNetwork(config.value_hidden_dims, init_mode=config.init)
-    vae = VAE(spec.action_dim, config.vae_latent_dim or 2 * spec.action_dim, config.vae_hidden_dims)
+    latent_dim = config.vae_latent_dim or 2 * spec.action_dim
+    vae = VAE(spec.action_dim, latent_dim, config.vae_hidden_dims)
     txs = {
         "actor": adam(config.actor_lr),
         "critic": adam(config.critic_lr),
@@ -145,18 +146,12 @@ def make_a2pr(config: A2PRConfig, spec: EnvSpec) -> Agent:
         step("vae", vae_grads)
 
         mask = mask_coefficient(state)
-        actor_args = (
-            params["critic"],
-            critic,
-            params["vae"],
-            vae,
-            batch,
-            q1_data,
-            v,
-            actor_key,
-            hp["alpha"],
-            mask,
-        )
+        # The actor's latent noise is drawn here, not inside the cond: under the run-axis vmap
+        # the cond becomes a select over both branches, and a key carried into it would count
+        # as consumed twice.
+        latent_noise = jax.random.normal(actor_key, (batch.obs.shape[0], latent_dim))
+        actor_args = (params["critic"], critic, params["vae"], vae, batch, q1_data, v)
+        actor_args += (latent_noise, hp["alpha"], mask)
 
         def actor_step(_):
             (a_loss, aux), a_grads = jax.value_and_grad(losses.actor_loss, has_aux=True)(

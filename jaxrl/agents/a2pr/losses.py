@@ -5,7 +5,8 @@ one in `jaxrl.networks.vae`. `actor`, `critic`, `value` and `vae` are the Linen 
 `DeterministicPolicy`, a `QEnsemble`, a `ValueNetwork` and a `VAE`).
 
 References: Liu et al., 2024, "Adaptive Advantage-guided Policy Regularization for Offline
-Reinforcement Learning" (ICML), eq. (5)–(9); `ltlhuuu/A2PR: A2PR.py: A2PR.train`.
+Reinforcement Learning" (ICML), §4; `ltlhuuu/A2PR: A2PR.py: A2PR.train` (@f92a2a4), which
+these losses follow where the two differ (docs/algorithms/a2pr.md).
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def actor_loss(
     batch: Transition,
     q1_data: jax.Array,
     v: jax.Array,
-    key: jax.Array,
+    latent_noise: jax.Array,
     alpha: jax.Array,
     mask: jax.Array,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
@@ -119,7 +120,8 @@ def actor_loss(
       vae_params: the VAE after this step's VAE update.
       q1_data: Q_1(s, a) [B] from those critics.
       v: V(s) [B] (before this step's V update, as in the reference).
-      key: for the VAE's latent sample.
+      latent_noise: ε ~ N(0, I) [B, latent_dim] of the VAE's latent sample (drawn by the
+        caller, outside the policy-delay `lax.cond`).
       alpha: α.
       mask: the mask weight (possibly decayed online).
 
@@ -129,7 +131,7 @@ def actor_loss(
     pi = actor.apply(actor_params, batch.obs)
     q_pi = critic.apply(critic_params, batch.obs, pi)[0]
     q_term = -normalized_q_weight(q_pi, alpha) * jnp.mean(q_pi)
-    recon = vae_reconstruct(vae_params, vae, batch.obs, pi, key)
+    recon = vae_reconstruct(vae_params, vae, batch.obs, pi, latent_noise)
     q_recon = jax.lax.stop_gradient(critic.apply(critic_params, batch.obs, recon)[0])
     adv_pi, adv_data = q_recon - v, q1_data - v
     use_recon = adv_pi >= adv_data
