@@ -40,6 +40,12 @@ TINY = {
     "td3bc": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
     "rebrac": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
     "famo2o": {"hidden_dims": (16, 16)},
+    "a2pr": {
+        "actor_hidden_dims": (16, 16),
+        "critic_hidden_dims": (16, 16),
+        "value_hidden_dims": (16, 16),
+        "vae_hidden_dims": (16, 16),
+    },
 }
 
 

@@ -52,7 +52,7 @@ def no_compile(monkeypatch):
 @pytest.mark.parametrize(
     "values, match",
     [
-        ({"algo": "dqn"}, r"algo='dqn' is not allowed; allowed values: \['awac', 'bc', 'calql'"),
+        ({"algo": "dqn"}, r"algo='dqn' is not allowed; allowed values: \['a2pr', 'awac', 'bc'"),
         ({"offline_step": 5}, r"unknown config field\(s\) \['offline_step'\]; allowed: \["),
         ({"agent": {"betta": 1.0}}, r"unknown field\(s\) \['betta'\] for algorithm 'iql'"),
     ],

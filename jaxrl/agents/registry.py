@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from jaxrl.agents.a2pr import A2PRConfig, make_a2pr
 from jaxrl.agents.awac import AWACConfig, make_awac
 from jaxrl.agents.base import Agent
 from jaxrl.agents.bc import BCConfig, make_bc
@@ -39,6 +40,7 @@ AGENTS: dict[str, tuple[type, Callable[[Any, EnvSpec], Agent]]] = {
     "td3bc": (TD3BCConfig, make_td3bc),
     "rebrac": (ReBRACConfig, make_rebrac),
     "famo2o": (FamO2OConfig, make_famo2o),
+    "a2pr": (A2PRConfig, make_a2pr),
 }
 
 

@@ -7,7 +7,7 @@ from jaxrl.networks.distributions import (
 )
 from jaxrl.networks.mlp import MLP, default_init, output_init
 from jaxrl.networks.policies import DeterministicPolicy, GaussianPolicy
-from jaxrl.networks.vae import VAE, vae_iwae_nll, vae_neg_elbo
+from jaxrl.networks.vae import VAE, vae_iwae_nll, vae_neg_elbo, vae_reconstruct
 from jaxrl.networks.values import QEnsemble, ValueNetwork
 
 __all__ = [
@@ -24,4 +24,5 @@ __all__ = [
     "tanh_gaussian_sample",
     "vae_iwae_nll",
     "vae_neg_elbo",
+    "vae_reconstruct",
 ]

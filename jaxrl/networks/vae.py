@@ -1,8 +1,9 @@
 """A conditional VAE over actions given states, and its ELBO / importance-weighted densities.
 
 SPOT (ALGORITHMS.md §4.5) pre-trains it on the dataset and uses −ELBO(s, π(s)) as a
-behaviour-density penalty; A2PR uses the same model. The loss functions are written for a
-batch, with params first.
+behaviour-density penalty; A2PR (§9) trains it on the positive-advantage actions only
+(`recon_weight`) and pulls the actor towards its sampled reconstructions (`vae_reconstruct`).
+The loss functions are written for a batch, with params first.
 """
 
 from __future__ import annotations
@@ -72,12 +73,14 @@ def vae_neg_elbo(
     key: jax.Array,
     beta: float | jax.Array,
     num_samples: int = 1,
+    recon_weight: jax.Array | None = None,
 ) -> jax.Array:
     """SPOT's per-example negative ELBO (up to a positive scale and a constant).
 
-    `mean_{samples, dims} (D(s, z) − a)² + β · mean_dims KL(q(z|s,a) ‖ N(0, I))`, with
-    z = μ + σ·ε drawn `num_samples` times. Its batch mean with one sample is the VAE's
-    training loss (MSE reconstruction plus β times the dimension-averaged KL).
+    `w · mean_{samples, dims} (D(s, z) − a)² + β · mean_dims KL(q(z|s,a) ‖ N(0, I))`, with
+    z = μ + σ·ε drawn `num_samples` times and w = 1 unless `recon_weight` is given. Its batch
+    mean with one sample is the VAE's training loss (MSE reconstruction plus β times the
+    dimension-averaged KL).
 
     Args:
       params: the VAE's variables.
@@ -86,6 +89,8 @@ def vae_neg_elbo(
       key: for the latent noise.
       beta: the KL weight β (SPOT: 0.5).
       num_samples: latent samples per example.
+      recon_weight: optional [B] weight of each example's reconstruction term (A2PR:
+        `vae_weight · 1[Q_1(s, a) > V(s)]`); the KL term is not weighted.
 
     Returns:
       [B] negative ELBO estimates.
@@ -98,8 +103,37 @@ def vae_neg_elbo(
     obs_s = jnp.broadcast_to(obs[None], (num_samples,) + obs.shape)
     recon = vae.apply(params, obs_s, z, method=VAE.decode)
     recon_loss = jnp.mean((recon - action[None]) ** 2, axis=(0, 2))
+    if recon_weight is not None:
+        recon_loss = recon_weight * recon_loss
     kl = jnp.mean(_kl_std_normal(mean, log_std), axis=-1)
     return recon_loss + beta * kl
+
+
+def vae_reconstruct(
+    params, vae: VAE, obs: jax.Array, action: jax.Array, noise: jax.Array
+) -> jax.Array:
+    """One sampled reconstruction D(s, z), z = μ + σ·ε ~ q(z | s, a) (BCQ's `vae(s, a)`).
+
+    Unlike `VAE.__call__` (which decodes the mean μ), the latent is drawn, as the BCQ-style
+    VAE's forward pass does. Differentiable in `action` through the encoder and decoder
+    (reparameterization), which A2PR's actor loss relies on. The noise is an argument rather
+    than a key so that callers can draw it outside a `lax.cond` (under `vmap` a cond runs both
+    branches, and JAX's key-reuse checker rejects a key carried into one).
+
+    Args:
+      params: the VAE's variables.
+      vae: the module.
+      obs: [B, |S|]; action: [B, |A|].
+      noise: ε ~ N(0, I), [B, latent_dim] (e.g. `jax.random.normal(key, (B, latent_dim))`).
+
+    Returns:
+      [B, |A|] reconstructed actions.
+
+    References: Fujimoto et al., 2019 (BCQ), `sfujim/BCQ: BCQ.py: VAE.forward`;
+    `ltlhuuu/A2PR: A2PR.py: VAE.forward`.
+    """
+    mean, log_std = vae.apply(params, obs, action, method=VAE.encode)
+    return vae.apply(params, obs, mean + jnp.exp(log_std) * noise, method=VAE.decode)
 
 
 def vae_iwae_nll(
