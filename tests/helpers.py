@@ -39,6 +39,7 @@ TINY = {
     "bc": {"hidden_dims": (16, 16)},
     "td3bc": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
     "rebrac": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
+    "prdc": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "nn_block_size": 16},
 }
 
 

@@ -11,6 +11,7 @@ from jaxrl.agents.base import Agent
 from jaxrl.agents.bc import BCConfig, make_bc
 from jaxrl.agents.cql import CalQLConfig, CQLConfig, make_calql, make_cql
 from jaxrl.agents.iql import IQLConfig, make_iql
+from jaxrl.agents.prdc import PRDCConfig, make_prdc
 from jaxrl.agents.rebrac import ReBRACConfig, make_rebrac
 from jaxrl.agents.riql import RIQLConfig, make_riql
 from jaxrl.agents.ro2o import RO2OConfig, make_ro2o
@@ -37,6 +38,7 @@ AGENTS: dict[str, tuple[type, Callable[[Any, EnvSpec], Agent]]] = {
     "bc": (BCConfig, make_bc),
     "td3bc": (TD3BCConfig, make_td3bc),
     "rebrac": (ReBRACConfig, make_rebrac),
+    "prdc": (PRDCConfig, make_prdc),
 }
 
 
