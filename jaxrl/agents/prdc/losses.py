@@ -74,7 +74,7 @@ def actor_loss(
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """−λ · mean Q_1(s, π(s)) + c · MSE(π(s), a_nn), λ = α / sg(mean|Q_1(s, π(s))|).
 
-    PRDC's actor loss (Ran et al., 2023, eq. 7 with the TD3+BC normalization the code uses);
+    PRDC's actor loss as `LAMDA-RL/PRDC:prdc.py` computes it (Ran et al., 2023; TD3+BC's λ);
     c = 1 offline and decays online (docs/algorithms/prdc.md). The MSE is a mean over the batch
     and the action dimensions (`F.mse_loss`).
 
