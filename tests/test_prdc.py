@@ -260,8 +260,8 @@ def test_unbound_update_and_bad_settings_are_refused(agent_and_data):
         agent.update(agent.init(jax.random.key(0)), _transitions(4, 0), jax.random.key(1))
     with pytest.raises(ValueError, match="k=2: only k = 1"):
         make_agent("prdc", agent_config("prdc", {"k": 2}), SPEC)
-    with pytest.raises(ValueError, match="nn_block_size=0"):
-        make_agent("prdc", agent_config("prdc", {"nn_block_size": 0}), SPEC)
+    with pytest.raises(ValueError, match="nn_block_size=-1"):
+        make_agent("prdc", agent_config("prdc", {"nn_block_size": -1}), SPEC)
     with pytest.raises(ConfigError, match="constrains its policy to the offline dataset"):
         validate(tiny_config("prdc", dataset="", offline_steps=0, retention="none"))
 

@@ -24,6 +24,7 @@ from jaxrl.agents.prdc import losses
 from jaxrl.agents.prdc.config import PRDCConfig
 from jaxrl.networks import DeterministicPolicy, QEnsemble
 from jaxrl.ops import bc_decay, policy_update_due, polyak
+from jaxrl.ops.neighbors import default_block_size
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
 
@@ -54,8 +55,9 @@ def make_prdc(config: PRDCConfig, spec: EnvSpec) -> Agent:
             f"k={config.k}: only k = 1 (the nearest neighbour) is implemented; the reference's "
             "k > 1 uses the k-th nearest point alone (KDTree.query(k=[k]))"
         )
-    if config.nn_block_size < 1:
-        raise ValueError(f"nn_block_size={config.nn_block_size} must be >= 1")
+    if config.nn_block_size < 0:
+        raise ValueError(f"nn_block_size={config.nn_block_size} must be >= 0 (0: by backend)")
+    block_size = config.nn_block_size or default_block_size()
     actor = DeterministicPolicy(
         spec.action_dim, config.actor_hidden_dims, config.actor_layer_norm, config.init
     )
@@ -127,7 +129,7 @@ def make_prdc(config: PRDCConfig, spec: EnvSpec) -> Agent:
                 data_obs,
                 data_action,
                 hp["beta"],
-                config.nn_block_size,
+                block_size,
             )
             args = (critic_params, actor, critic, batch, nn_action, hp["alpha"], coef)
 
