@@ -24,6 +24,7 @@ Configs (experiments/configs/*.py, each a get_config() returning an ml_collectio
   bc       BC on the whole dataset (%BC: --config.agent.top_fraction=0.1)
   td3bc    TD3+BC (α 2.5), its offline loss kept online
   rebrac   ReBRAC: LayerNorm critics, actor and critic BC penalties decayed online
+  prdc     PRDC: TD3 constrained to the nearest (β·s, a) dataset point, decayed online
   gpu      the default job at accelerator scale (D4RL sizes, 1M+1M steps, 16 seeds)
   sweep_iql_temperature  IQL β ∈ {1, 3, 10} × 3 seeds as one program (9 runs)
 
