@@ -279,6 +279,21 @@ def test_no_recompilation_across_the_switch(agent_and_data):
     assert all(np.isfinite(np.asarray(v)).all() for v in metrics.values())
 
 
+def test_policy_delay_keeps_actor_and_targets_between_policy_steps(agent_and_data):
+    agent, _, _, update, _ = agent_and_data
+    s0 = agent.init(jax.random.key(0))
+    s1, _ = update(s0, _transitions(16, 1), jax.random.key(1))  # step 0: actor and targets
+    s2, _ = update(s1, _transitions(16, 2), jax.random.key(2))  # step 1: critic only
+    leaves_equal = lambda a, b: all(
+        np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
+    assert not leaves_equal(s0.params["actor"], s1.params["actor"])
+    assert not leaves_equal(s0.target_params, s1.target_params)
+    chex.assert_trees_all_equal(s1.params["actor"], s2.params["actor"])
+    chex.assert_trees_all_equal(s1.target_params, s2.target_params)
+    assert not leaves_equal(s1.params["critic"], s2.params["critic"])
+
+
 def test_constraint_weight_decays_online(agent_and_data):
     agent, _, _, update, _ = agent_and_data
     state = agent.init(jax.random.key(0))
