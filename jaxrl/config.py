@@ -179,6 +179,10 @@ def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
             "normalize_obs=True needs a dataset (its observation statistics); set dataset= or "
             "normalize_obs=False"
         )
+    if getattr(config.agent_config(), "uses_dataset", False) and not config.dataset:
+        raise ConfigError(
+            f"algo={config.algo!r} constrains its policy to the offline dataset; set dataset="
+        )
     if config.online_steps > 0 and config.retention != "none" and not config.dataset:
         raise ConfigError(
             f"retention={config.retention!r} needs a dataset; set dataset= or retention='none'"

@@ -46,6 +46,7 @@ TINY = {
         "value_hidden_dims": (16, 16),
         "vae_hidden_dims": (16, 16),
     },
+    "prdc": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "nn_block_size": 16},
 }
 
 

@@ -32,6 +32,8 @@ def _batch(n=32, seed=0):
 def built(request):
     name = request.param
     agent = make_agent(name, agent_config(name, TINY[name]), SPEC)
+    if agent.bind_dataset is not None:  # PRDC: its neighbour set, here a random dataset
+        agent = agent.bind_dataset(_batch(64, seed=9))
     state = agent.init(jax.random.key(0))
     return name, agent, state, jax.jit(agent.update)
 

@@ -43,6 +43,11 @@ class Agent(NamedTuple):
         update-to-data axis, when the algorithm does not simply repeat `update` (RLPD and
         WSRL update the critic on every slice and the actor once). None means
         "`lax.scan` `update` over the slices".
+      bind_dataset: optional `bind_dataset(dataset) -> Agent` for algorithms that read the
+        whole offline dataset inside an update (PRDC's nearest-neighbour constraint). The
+        training layer calls it inside each compiled chunk with the chunk's dataset argument
+        (a `Transition`, shared by every run, never copied per run) and uses the returned
+        agent's `update`/`update_utd`. None: the agent sees only its batches.
     """
 
     init: Callable[..., AgentState]
@@ -50,6 +55,7 @@ class Agent(NamedTuple):
     update: Callable[..., tuple[AgentState, dict[str, jax.Array]]]
     to_online: Callable[[AgentState], AgentState]
     update_utd: Callable[..., tuple[AgentState, dict[str, jax.Array]]] | None = None
+    bind_dataset: Callable[[Any], Agent] | None = None
 
 
 def adam(learning_rate: float, **kwargs) -> optax.GradientTransformation:

@@ -13,6 +13,7 @@ from jaxrl.agents.bc import BCConfig, make_bc
 from jaxrl.agents.cql import CalQLConfig, CQLConfig, make_calql, make_cql
 from jaxrl.agents.famo2o import FamO2OConfig, make_famo2o
 from jaxrl.agents.iql import IQLConfig, make_iql
+from jaxrl.agents.prdc import PRDCConfig, make_prdc
 from jaxrl.agents.rebrac import ReBRACConfig, make_rebrac
 from jaxrl.agents.riql import RIQLConfig, make_riql
 from jaxrl.agents.ro2o import RO2OConfig, make_ro2o
@@ -41,6 +42,7 @@ AGENTS: dict[str, tuple[type, Callable[[Any, EnvSpec], Agent]]] = {
     "rebrac": (ReBRACConfig, make_rebrac),
     "famo2o": (FamO2OConfig, make_famo2o),
     "a2pr": (A2PRConfig, make_a2pr),
+    "prdc": (PRDCConfig, make_prdc),
 }
 
 

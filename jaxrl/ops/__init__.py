@@ -9,6 +9,7 @@ from jaxrl.ops.ensemble import (
     reduce_ensemble,
 )
 from jaxrl.ops.losses import awr_weights, expectile_loss, huber_loss, temperature_loss
+from jaxrl.ops.neighbors import nearest_neighbor
 from jaxrl.ops.returns import mc_return_to_go, mc_return_to_go_np
 from jaxrl.ops.robust import (
     asymmetric_squared,
@@ -44,6 +45,7 @@ __all__ = [
     "linf_perturbations",
     "mc_return_to_go",
     "mc_return_to_go_np",
+    "nearest_neighbor",
     "normalized_q_weight",
     "policy_update_due",
     "polyak",

@@ -18,6 +18,7 @@ from flax import struct
 from jaxrl.agents.base import Agent, AgentState
 from jaxrl.buffers import (
     BufferState,
+    WeightedDataset,
     buffer_add,
     buffer_init,
     dataset_sample,
@@ -63,6 +64,19 @@ class TrainState:
 def uses_next_action(config: TrainConfig) -> bool:
     """Whether the algorithm reads `Transition.next_action` (ReBRAC's critic penalty)."""
     return bool(getattr(config.agent_config(), "uses_next_action", False))
+
+
+def with_dataset(agent: Agent, dataset: Transition | WeightedDataset) -> Agent:
+    """`agent.bind_dataset(transitions)` for agents that read the dataset, else `agent`.
+
+    Called inside the traced chunk, so the agent closes over the chunk's dataset argument:
+    one device copy shared by every run (it is not vmapped), never a compile-time constant.
+    """
+    if agent.bind_dataset is None:
+        return agent
+    if isinstance(dataset, WeightedDataset):
+        dataset = dataset.transitions
+    return agent.bind_dataset(dataset)
 
 
 def init_train_state(config: TrainConfig, agent: Agent, env: Env, seed: jax.Array) -> TrainState:
@@ -151,15 +165,16 @@ def _run_axis(fn: Callable, dataset_arg: bool) -> Callable:
 def make_offline_chunk(config: TrainConfig, agent: Agent) -> Callable:
     """`chunk(states[runs], dataset) -> (states, metrics[runs])`: `chunk_length` updates."""
 
-    def one_step(ts: TrainState, dataset: Transition):
+    def one_step(ts: TrainState, dataset: Transition, learner: Agent):
         key, sample_key, update_key = jax.random.split(ts.key, 3)
         batch = dataset_sample(dataset, sample_key, config.batch_size)
-        agent_state, metrics = agent.update(ts.agent, batch, update_key)
+        agent_state, metrics = learner.update(ts.agent, batch, update_key)
         return ts.replace(agent=agent_state, key=key, grad_steps=ts.grad_steps + 1), metrics
 
     def chunk(ts: TrainState, dataset: Transition):
+        learner = with_dataset(agent, dataset)
         ts, metrics = jax.lax.scan(
-            lambda s, _: one_step(s, dataset), ts, None, length=config.chunk_length
+            lambda s, _: one_step(s, dataset, learner), ts, None, length=config.chunk_length
         )
         metrics = _mean_metrics(metrics)  # a non-finite step makes its mean non-finite
         return ts, metrics, _all_finite(metrics)
@@ -209,7 +224,7 @@ def make_online_chunk(
     spec = env.spec
     steps = config.chunk_length // n_env
 
-    def one_step(ts: TrainState, dataset: Transition):
+    def one_step(ts: TrainState, dataset: Transition, learner: Agent):
         key, act_key, rand_key, sample_key, update_key = jax.random.split(ts.key, 5)
         obs = norm(ts.env.obs)
         actions = jax.vmap(agent.act, in_axes=(None, 0, 0, None))(
@@ -248,7 +263,7 @@ def make_online_chunk(
         batches = jax.vmap(lambda k: mixed_sample(dataset, buffer, k, config.batch_size, ratio))(
             jax.random.split(sample_key, config.utd)
         )
-        new_agent, metrics = _utd_update(agent, ts.agent, batches, update_key)
+        new_agent, metrics = _utd_update(learner, ts.agent, batches, update_key)
         learn = env_steps > config.warmup_steps
         losses_ok = _all_finite(metrics) | ~learn
         agent_state = jax.tree.map(lambda n, o: jnp.where(learn, n, o), new_agent, ts.agent)
@@ -269,8 +284,9 @@ def make_online_chunk(
         return ts, (metrics, episode, losses_ok)
 
     def chunk(ts: TrainState, dataset: Transition):
+        learner = with_dataset(agent, dataset)
         ts, (metrics, episode, losses_ok) = jax.lax.scan(
-            lambda s, _: one_step(s, dataset), ts, None, length=steps
+            lambda s, _: one_step(s, dataset, learner), ts, None, length=steps
         )
         if mc_discount is not None:
             ts = ts.replace(buffer=recompute_mc_returns(ts.buffer, n_env, mc_discount))

@@ -1,0 +1,95 @@
+"""PRDC losses, at module level with the differentiated parameters first.
+
+The critic is TD3's (`td3_target`, `critic_loss`, shared with TD3+BC); the actor loss is
+TD3+BC's with the dataset action replaced by the action of the nearest dataset point.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxrl.agents.td3bc.losses import critic_loss, td3_target
+from jaxrl.ops import bc_penalty, deterministic_bc_actor_loss
+from jaxrl.ops.neighbors import nearest_neighbor
+from jaxrl.types import Transition
+
+__all__ = [
+    "actor_loss",
+    "critic_loss",
+    "dataset_constraint_action",
+    "neighbor_weights",
+    "td3_target",
+]
+
+
+def neighbor_weights(obs_dim: int, action_dim: int, beta: jax.Array) -> jax.Array:
+    """Per-feature weights w = (β², …, β², 1, …, 1) of the neighbour metric over (s, a).
+
+    Σ_j w_j (x_j − y_j)² is ‖(β·s, a) − (β·s', a')‖², the reference's KD-tree distance.
+    """
+    beta = jnp.asarray(beta, jnp.float32)
+    return jnp.concatenate([jnp.full((obs_dim,), beta**2), jnp.ones((action_dim,), beta.dtype)])
+
+
+def dataset_constraint_action(
+    policy_action: jax.Array,
+    obs: jax.Array,
+    data_obs: jax.Array,
+    data_action: jax.Array,
+    beta: jax.Array,
+    block_size: int,
+) -> tuple[jax.Array, jax.Array]:
+    """a_nn: the action part of the dataset point nearest to (β·s, π(s)), gradient stopped.
+
+    Args:
+      policy_action: π(s) [B, |A|] (detached here, as the reference queries with numpy).
+      obs: s [B, |S|].
+      data_obs: the dataset's observations [N, |S|] (shared by every run).
+      data_action: the dataset's actions [N, |A|].
+      beta: β, the weight of the state in the key.
+      block_size: rows per step of the search (`jaxrl.ops.neighbors.nearest_neighbor`).
+
+    Returns:
+      (a_nn [B, |A|], squared distance ‖(β·s, π(s)) − (β·s_nn, a_nn)‖² [B]).
+    """
+    query = jax.lax.stop_gradient(jnp.concatenate([obs, policy_action], axis=-1))
+    w = neighbor_weights(obs.shape[-1], policy_action.shape[-1], beta)
+    idx, sq = nearest_neighbor(query, (data_obs, data_action), w, block_size)
+    return jax.lax.stop_gradient(data_action[idx]), sq
+
+
+def actor_loss(
+    actor_params: Any,
+    critic_params: Any,
+    actor: nn.Module,
+    critic: nn.Module,
+    batch: Transition,
+    nn_action: jax.Array,
+    alpha: jax.Array,
+    constraint_coef: jax.Array,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """−λ · mean Q_1(s, π(s)) + c · MSE(π(s), a_nn), λ = α / sg(mean|Q_1(s, π(s))|).
+
+    PRDC's actor loss as `LAMDA-RL/PRDC:prdc.py` computes it (Ran et al., 2023; TD3+BC's λ);
+    c = 1 offline and decays online (docs/algorithms/prdc.md). The MSE is a mean over the batch
+    and the action dimensions (`F.mse_loss`).
+
+    Args:
+      actor_params: differentiated.
+      critic_params: the critics after this step's critic update (as the reference).
+      nn_action: a_nn [B, |A|] from `dataset_constraint_action`, a constant here.
+      alpha: α (halfcheetah 40, hopper and walker2d 2.5, antmaze 7.5).
+      constraint_coef: c.
+
+    Returns:
+      (loss, {"constraint_mse": MSE(π(s), a_nn), "actor_q": mean Q_1(s, π(s))}).
+    """
+    pi = actor.apply(actor_params, batch.obs)
+    q = critic.apply(critic_params, batch.obs, pi)[0]
+    mse = bc_penalty(pi, jax.lax.stop_gradient(nn_action), "mean")
+    loss = deterministic_bc_actor_loss(q, mse, alpha, constraint_coef)
+    return loss, {"constraint_mse": jnp.mean(mse), "actor_q": jnp.mean(q)}
