@@ -300,3 +300,66 @@ def test_checkpoint_restores_into_the_run_axis_split(sharded):
     assert info["restored_sharding_mismatch"] == [] and info["restored_equal"]
     assert info["restored_meta_run_axis"] == 8
     assert info["resumed_summary_equal"]
+
+
+# --------------------------------------------------------------------------- several processes
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    """tests/multihost_job.py as a real two-process `jax.distributed` job on localhost (2 CPU
+    devices each), the way two hosts run it: same command, same workdir, coordinator on
+    127.0.0.1."""
+    if os.environ.get("JAXRL_TEST_SHARDING") == "0":
+        pytest.skip("JAXRL_TEST_SHARDING=0: the multi-process sweep is skipped")
+    out = tmp_path_factory.mktemp("multihost")
+    dataset = write_dataset(out / "tiny.hdf5", obs_dim=4, action_dim=1, task="inverted_pendulum")
+    port = _free_port()
+    procs = []
+    for i in range(2):
+        env = {
+            **os.environ,
+            "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+            "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
+            "JAX_NUM_PROCESSES": "2",
+            "JAX_PROCESS_ID": str(i),
+        }
+        cmd = [sys.executable, str(ROOT / "tests/multihost_job.py"), str(out), dataset]
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    logs = [p.communicate(timeout=1800) for p in procs]
+    for p, (_, err) in zip(procs, logs, strict=True):
+        assert p.returncode == 0, err.decode()[-3000:]
+    info = [json.loads((out / f"process_{i}.json").read_text()) for i in range(2)]
+    arrays = [np.load(out / f"process_{i}.npz") for i in range(2)]
+    return out, info, arrays
+
+
+def one_summary(sharded):
+    _, result, _ = sharded
+    return result["dev1"]["summary"]["runs"]
+
+
+@pytest.mark.slow
+def test_two_process_sweep_equals_one_process(two_processes, sharded):
+    out, info, arrays = two_processes
+    assert [i["process_index"] for i in info] == [0, 1]
+    for i in info:
+        assert (i["process_count"], i["devices"], i["local_devices"]) == (2, 4, 2)
+    assert [i["writer"] for i in info] == [True, False]
+    _, _, one = sharded
+    for a in arrays:  # every process gathers every run
+        np.testing.assert_allclose(a["params"], one["dev1_params"], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a["returns"], one["dev1_returns"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(info[0]["final_scores"], info[1]["final_scores"], rtol=0, atol=0)
+    # One writer: the metrics hold each (chunk, run) record once.
+    records = read_metrics(out / "multihost")
+    assert len(records) == 4 * 8
+    assert len({(r["step"], r["run"]) for r in records}) == len(records)

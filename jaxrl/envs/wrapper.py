@@ -7,6 +7,7 @@ observation, and it keeps `terminated` (no bootstrap) apart from `truncated` (ti
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Any, NamedTuple
 
@@ -72,6 +73,33 @@ def _brax_env(brax_name: str, backend: str):
     return brax_envs.get_environment(brax_name, backend=backend)
 
 
+@contextlib.contextmanager
+def _local_devices_first():
+    """Within it, `jax.devices()` lists this process's devices first.
+
+    MJX's `put_model` (which builds a Brax system) commits the model's arrays to
+    `jax.devices()[0]`: process 0's device in a multi-process job. On any other process a
+    program closing over them then fails ("Closing over jax.Array that spans non-addressable
+    devices"), and they cannot be copied over ("Cross-host transfers are not supported"), so they
+    are built on a local device instead.
+    """
+    if jax.process_count() == 1:
+        yield
+        return
+    original = jax.devices
+
+    def devices(backend=None):
+        found = original(backend)
+        mine = [d for d in found if d.process_index == jax.process_index()]
+        return mine + [d for d in found if d.process_index != jax.process_index()]
+
+    jax.devices = devices
+    try:
+        yield
+    finally:
+        jax.devices = original
+
+
 def make_env(task: str | TaskSpec, episode_length: int | None = None) -> Env:
     """Builds the pure reset/step functions of a registered task.
 
@@ -81,7 +109,8 @@ def make_env(task: str | TaskSpec, episode_length: int | None = None) -> Env:
     """
     task = get_task(task) if isinstance(task, str) else task
     limit = int(episode_length or task.episode_length)
-    env = _brax_env(task.brax_name, task.backend)
+    with _local_devices_first():
+        env = _brax_env(task.brax_name, task.backend)
     spec = EnvSpec(
         obs_dim=int(env.observation_size),
         action_dim=int(env.action_size),
