@@ -56,6 +56,7 @@ from jaxrl import data as data_lib  # noqa: E402
 from jaxrl.agents.registry import AGENTS, agent_config, make_agent  # noqa: E402
 from jaxrl.buffers import buffer_add, buffer_init, buffer_sample, dataset_sample  # noqa: E402
 from jaxrl.config import TrainConfig  # noqa: E402
+from jaxrl.data import trajectories  # noqa: E402
 from jaxrl.envs import Env, EnvState, make_env  # noqa: E402
 from jaxrl.training import (  # noqa: E402
     init_train_state,
@@ -64,6 +65,7 @@ from jaxrl.training import (  # noqa: E402
     make_online_chunk,
     make_switch,
 )
+from jaxrl.training.chunks import uses_next_action, with_dataset  # noqa: E402
 from jaxrl.types import empty_transition  # noqa: E402
 
 PEERS_DIR = Path(os.environ.get("PEERS_DIR", Path.home() / ".cache/jaxrl/peers"))
@@ -100,11 +102,27 @@ LEARNERS: dict[str, tuple[str, dict[str, Any], int]] = {
     "sac": ("sac", {}, 1),
     "awac": ("awac", {}, 1),
     "rlpd": ("sac", RLPD_AGENT, 20),
+    # Every other algorithm at its own defaults: one network size, the first and last run count
+    # of the preset only (`CORE_LEARNERS` sweep every count and size).
+    "bc": ("bc", {}, 1),
+    "rebrac": ("rebrac", {}, 1),
+    "spot": ("spot", {}, 1),
+    "sacn": ("sacn", {}, 1),
+    "edac": ("edac", {}, 1),
+    "wsrl": ("wsrl", {}, 1),
+    "riql": ("riql", {}, 1),
+    "ro2o": ("ro2o", {}, 1),
+    "famo2o": ("famo2o", {}, 1),
+    "prdc": ("prdc", {}, 1),
+    "a2pr": ("a2pr", {}, 1),
 }
+CORE_LEARNERS = ("td3bc", "iql", "cql", "calql", "sac", "awac", "rlpd")
 # Rows whose one update costs many times an IQL update (CQL and Cal-QL evaluate both critics on
 # 3 × 10 sampled actions per state, ≈16× the FLOPs): their scans are this many times shorter, so
 # the CPU preset stays within its time budget. Rates are per update, so rows stay comparable.
-HEAVY_LEARNERS = {"cql": 8, "calql": 8}
+# WSRL pre-trains like CQL with 10 critics; RO2O adds perturbed-state ensembles; PRDC searches
+# the whole dataset for each state's neighbour; SAC-N/EDAC evaluate 10 critics.
+HEAVY_LEARNERS = {"cql": 8, "calql": 8, "wsrl": 8, "ro2o": 4, "prdc": 4, "sacn": 2, "edac": 2}
 # d3rlpy's names of the algorithms it shares with jaxrl.
 D3RLPY_ALGOS = {"iql": "IQL", "td3bc": "TD3PlusBC", "cql": "CQL", "awac": "AWAC"}
 
@@ -268,8 +286,11 @@ def matmul_peak(n: int, reps: int = 5) -> float:
     return 8 * 2 * n**3 / min(times)
 
 
-def synthetic_dataset(rows: int, obs_dim: int, action_dim: int, seed: int = 0):
-    """A D4RL-layout random dataset in 1000-step episodes, with MC returns, on device."""
+def synthetic_dataset(
+    rows: int, obs_dim: int, action_dim: int, seed: int = 0, next_actions: bool = False
+):
+    """A D4RL-layout random dataset in 1000-step episodes, with MC returns, on device
+    (and each row's next action when `next_actions`: ReBRAC's critic penalty reads it)."""
     rng = np.random.default_rng(seed)
     obs = rng.normal(size=(rows + 1, obs_dim)).astype(np.float32)
     arrays = {
@@ -281,7 +302,10 @@ def synthetic_dataset(rows: int, obs_dim: int, action_dim: int, seed: int = 0):
         "next_observations": obs[1:],
     }
     ds = data_lib.from_arrays(arrays, source="<benchmark>", metadata={"task": "halfcheetah"})
-    return data_lib.to_device(data_lib.with_mc_returns(ds, 0.99))
+    ds = data_lib.with_mc_returns(ds, 0.99)
+    if next_actions:
+        ds = trajectories.with_next_actions(ds)
+    return data_lib.to_device(ds)
 
 
 def _with_dims(algo: str, dims: tuple[int, ...], overrides: dict[str, Any]):
@@ -354,7 +378,11 @@ def update_flops(agent, config: TrainConfig, env, dataset, runs: int, utd: int) 
         jax.ShapeDtypeStruct((runs,), jnp.uint32),
     ).agent
     if utd == 1:
-        lowered = jax.jit(jax.vmap(agent.update)).lower(template, batch, key_t)
+        # The dataset is an argument (PRDC's update reads it through `bind_dataset`).
+        def update(states, batch, keys, ds):
+            return jax.vmap(with_dataset(agent, ds).update)(states, batch, keys)
+
+        lowered = jax.jit(update).lower(template, batch, key_t, dataset)
     else:
         batches = jax.tree.map(
             lambda x: jax.ShapeDtypeStruct((x.shape[0], utd) + x.shape[1:], x.dtype), batch
@@ -392,6 +420,10 @@ def learner_record(
         buffer_capacity=1,
     )
     agent = make_agent(algo, acfg, env.spec)
+    if uses_next_action(config):
+        dataset = synthetic_dataset(
+            preset.dataset_rows, env.spec.obs_dim, env.spec.action_dim, next_actions=True
+        )
     env = learner_env(env.spec)
     if utd == 1:
         chunk = make_offline_chunk(config, agent)
@@ -1157,6 +1189,10 @@ def run_benchmark(
         for name in preset.learners:
             for net, dims in preset.nets.items():
                 counts = preset.runs if net in preset.sweep_nets else preset.runs[:1]
+                if name not in CORE_LEARNERS:
+                    if net != next(iter(preset.nets)):
+                        break
+                    counts = sorted({preset.runs[0], preset.runs[-1]})
                 for runs in counts:
                     add(learner_record(name, net, dims, runs, preset, env, dataset, info["peak"]))
                     if records[-1]["status"] != "ok":

@@ -358,7 +358,9 @@ def test_two_process_sweep_equals_one_process(two_processes, sharded):
     for a in arrays:  # every process gathers every run
         np.testing.assert_allclose(a["params"], one["dev1_params"], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(a["returns"], one["dev1_returns"], rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(info[0]["final_scores"], info[1]["final_scores"], rtol=0, atol=0)
+    dev1 = [r["final_score"] for r in one_summary(sharded)]
+    np.testing.assert_allclose(info[0]["final_scores"], dev1, rtol=1e-4, atol=1e-3)
+    assert info[1]["final_scores"] is None  # run() returns the summary on the writer only
     # One writer: the metrics hold each (chunk, run) record once.
     records = read_metrics(out / "multihost")
     assert len(records) == 4 * 8
