@@ -122,7 +122,12 @@ CORE_LEARNERS = ("td3bc", "iql", "cql", "calql", "sac", "awac", "rlpd")
 # the CPU preset stays within its time budget. Rates are per update, so rows stay comparable.
 # WSRL pre-trains like CQL with 10 critics; RO2O adds perturbed-state ensembles; PRDC searches
 # the whole dataset for each state's neighbour; SAC-N/EDAC evaluate 10 critics.
-HEAVY_LEARNERS = {"cql": 8, "calql": 8, "wsrl": 8, "ro2o": 4, "prdc": 4, "sacn": 2, "edac": 2}
+# Measured on the 2-core CPU (2026-11-29): WSRL's 8-run row took 110 s and RO2O's 150 s at 8 and
+# 4, so they run one update per call.
+HEAVY_LEARNERS = {"cql": 8, "calql": 8, "wsrl": 40, "ro2o": 40, "prdc": 4, "sacn": 2, "edac": 2}
+# The same for the offline→online step rows: WSRL's online step (10 critics, batch 1024, UTD 4)
+# took 40 s per 10-env-step call on that CPU.
+HEAVY_O2O = {"wsrl": 5}
 # d3rlpy's names of the algorithms it shares with jaxrl.
 D3RLPY_ALGOS = {"iql": "IQL", "td3bc": "TD3PlusBC", "cql": "CQL", "awac": "AWAC"}
 
@@ -539,6 +544,9 @@ def _o2o_config(recipe: str, preset: Preset, runs: int) -> TrainConfig:
 
 def o2o_step_record(recipe: str, preset: Preset, env, dataset) -> dict[str, Any]:
     """One online chunk of the RLPD or WSRL recipe (env steps with UTD updates each)."""
+    preset = dataclasses.replace(
+        preset, o2o_steps=max(1, preset.o2o_steps // HEAVY_O2O.get(recipe, 1))
+    )
     config = _o2o_config(recipe, preset, 1)
     agent = make_agent(config.algo, config.agent, env.spec)
     mc = 0.99 if config.algo == "calql" else None
