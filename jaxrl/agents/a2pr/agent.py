@@ -25,6 +25,7 @@ import jax.numpy as jnp
 from jaxrl.agents.a2pr import losses
 from jaxrl.agents.a2pr.config import A2PRConfig
 from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams, set_learning_rate
+from jaxrl.agents.td3bc.agent import td3_act
 from jaxrl.agents.td3bc.losses import critic_loss
 from jaxrl.networks import VAE, DeterministicPolicy, QEnsemble, ValueNetwork
 from jaxrl.ops import bc_decay, policy_update_due, polyak, smoothed_target_action
@@ -97,12 +98,7 @@ def make_a2pr(config: A2PRConfig, spec: EnvSpec) -> Agent:
             step=jnp.zeros((), jnp.int32),
         )
 
-    def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
-        a = actor.apply(state.params["actor"], obs)
-        if deterministic:
-            return a
-        sigma = state.hparams["exploration_noise"]
-        return jnp.clip(a + sigma * jax.random.normal(key, a.shape), -1.0, 1.0)
+    act = td3_act(actor)
 
     def update(state: AgentState, batch: Transition, key: jax.Array):
         hp = state.hparams

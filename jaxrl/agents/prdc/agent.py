@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams
 from jaxrl.agents.prdc import losses
 from jaxrl.agents.prdc.config import PRDCConfig
-from jaxrl.networks import DeterministicPolicy, QEnsemble
+from jaxrl.agents.td3bc.agent import td3_act, td3_networks
 from jaxrl.ops import bc_decay, policy_update_due, polyak
 from jaxrl.ops.neighbors import default_block_size
 from jaxrl.specs import EnvSpec
@@ -58,12 +58,7 @@ def make_prdc(config: PRDCConfig, spec: EnvSpec) -> Agent:
     if config.nn_block_size < 0:
         raise ValueError(f"nn_block_size={config.nn_block_size} must be >= 0 (0: by backend)")
     block_size = config.nn_block_size or default_block_size()
-    actor = DeterministicPolicy(
-        spec.action_dim, config.actor_hidden_dims, config.actor_layer_norm, config.init
-    )
-    critic = QEnsemble(
-        config.num_critics, config.critic_hidden_dims, config.critic_layer_norm, config.init
-    )
+    actor, critic = td3_networks(config, spec)
     txs = {"actor": adam(config.actor_lr), "critic": adam(config.critic_lr)}
 
     def init(key: jax.Array) -> AgentState:
@@ -92,12 +87,7 @@ def make_prdc(config: PRDCConfig, spec: EnvSpec) -> Agent:
             step=jnp.zeros((), jnp.int32),
         )
 
-    def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
-        a = actor.apply(state.params["actor"], obs)
-        if deterministic:
-            return a
-        sigma = state.hparams["exploration_noise"]
-        return jnp.clip(a + sigma * jax.random.normal(key, a.shape), -1.0, 1.0)
+    act = td3_act(actor)
 
     def make_update(data_obs: jax.Array, data_action: jax.Array):
         def update(state: AgentState, batch: Transition, key: jax.Array):

@@ -28,6 +28,33 @@ from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
 
 
+def td3_networks(config, spec: EnvSpec) -> tuple[DeterministicPolicy, QEnsemble]:
+    """The deterministic tanh actor and the critic ensemble of a TD3-family config (its
+    `actor_*`, `critic_*`, `num_critics` and `init` fields); shared by TD3+BC, ReBRAC, PRDC and
+    A2PR."""
+    actor = DeterministicPolicy(
+        spec.action_dim, config.actor_hidden_dims, config.actor_layer_norm, config.init
+    )
+    critic = QEnsemble(
+        config.num_critics, config.critic_hidden_dims, config.critic_layer_norm, config.init
+    )
+    return actor, critic
+
+
+def td3_act(actor: DeterministicPolicy):
+    """`act` of a TD3-family agent: the actor's action, plus clipped Gaussian exploration noise
+    of scale `hparams["exploration_noise"]` unless deterministic."""
+
+    def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
+        a = actor.apply(state.params["actor"], obs)
+        if deterministic:
+            return a
+        sigma = state.hparams["exploration_noise"]
+        return jnp.clip(a + sigma * jax.random.normal(key, a.shape), -1.0, 1.0)
+
+    return act
+
+
 def bc_coefficients(state: AgentState) -> tuple[jax.Array, jax.Array]:
     """(β_actor, β_critic) in force at `state.step`.
 
@@ -54,12 +81,7 @@ def make_td3_family(config: TD3BCConfig, spec: EnvSpec, critic_penalty: bool) ->
         raise ValueError(f"actor_q={config.actor_q!r}; allowed: {losses.ACTOR_Q_MODES}")
     if config.policy_delay < 1:
         raise ValueError(f"policy_delay={config.policy_delay} must be >= 1 (1: no delay)")
-    actor = DeterministicPolicy(
-        spec.action_dim, config.actor_hidden_dims, config.actor_layer_norm, config.init
-    )
-    critic = QEnsemble(
-        config.num_critics, config.critic_hidden_dims, config.critic_layer_norm, config.init
-    )
+    actor, critic = td3_networks(config, spec)
     txs = {"actor": adam(config.actor_lr), "critic": adam(config.critic_lr)}
 
     def init(key: jax.Array) -> AgentState:
@@ -91,12 +113,7 @@ def make_td3_family(config: TD3BCConfig, spec: EnvSpec, critic_penalty: bool) ->
             step=jnp.zeros((), jnp.int32),
         )
 
-    def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
-        a = actor.apply(state.params["actor"], obs)
-        if deterministic:
-            return a
-        sigma = state.hparams["exploration_noise"]
-        return jnp.clip(a + sigma * jax.random.normal(key, a.shape), -1.0, 1.0)
+    act = td3_act(actor)
 
     def update(state: AgentState, batch: Transition, key: jax.Array):
         hp = state.hparams
