@@ -2,6 +2,7 @@ r"""Every algorithm on the same generated datasets, offline then online: docs/RE
 
     python experiments/results.py --preset cpu                      # all configs, both datasets
     python experiments/results.py --preset cpu --algos iql,calql --datasets halfcheetah-medium-v0
+    python experiments/results.py --preset cpu --report-only --notes docs/results_notes.md
 
 Each (dataset, algorithm) pair is one `jaxrl.run.run` job, vmapped over the preset's seeds,
 started from the algorithm's own config file (`experiments/configs/<algo>.py`: its retention,
@@ -11,7 +12,9 @@ interruption; `--fresh` reruns everything. The table (printed and written to `--
 per algorithm: the normalized score after offline training and after fine-tuning (mean ± std
 over seeds), the IQM of the final score with its 95% stratified-bootstrap CI, the dip after the
 switch (lowest score in the first 10% of fine-tuning minus the offline score), the online area
-under the curve (time-averaged online score), and the budget.
+under the curve (time-averaged online score), and the budget. `--report-only` writes the table
+from the jobs that have finished, runs nothing, and lists the ones still missing; `--notes`
+inserts a hand-written analysis (a markdown file) after the header.
 """
 
 from __future__ import annotations
@@ -170,7 +173,11 @@ def claims(rows: list[dict]) -> list[str]:
     ranked = sorted(rows, key=lambda r: -r["auc"])
     top = ", ".join(f"{r['algo']} ({r['auc']:.1f})" for r in ranked[:3])
     fast = {r["algo"] for r in ranked[:3]}
-    verdict = "holds" if {"rlpd", "wsrl"} <= fast else "does not fully hold here"
+    absent = sorted({"rlpd", "wsrl"} - set(by))
+    if absent:
+        verdict = f"not tested (no {' or '.join(absent)} run)"
+    else:
+        verdict = "holds" if {"rlpd", "wsrl"} <= fast else "does not fully hold here"
     out.append(f"RLPD and WSRL fine-tune fastest (highest online AUC): {verdict}; top 3: {top}.")
     if "cql" in by and "calql" in by:
         c, k = by["cql"]["dip"], by["calql"]["dip"]
@@ -191,6 +198,10 @@ def main(argv=None) -> None:
     parser.add_argument("--workdir", default=str(ROOT / "runs" / "results"))
     parser.add_argument("--out", default=str(ROOT / "docs" / "RESULTS.md"))
     parser.add_argument("--fresh", action="store_true", help="rerun jobs that already finished")
+    parser.add_argument(
+        "--report-only", action="store_true", help="tabulate finished jobs only; run nothing"
+    )
+    parser.add_argument("--notes", default="", help="markdown file inserted after the header")
     args = parser.parse_args(argv)
 
     from jaxrl.run import enable_compilation_cache, run
@@ -205,12 +216,15 @@ def main(argv=None) -> None:
     sections = []
     for dataset in [d for d in args.datasets.split(",") if d]:
         task = args.task or Path(dataset).name.split("-")[0]
-        summaries = {}
+        summaries, missing = {}, []
         for name in names:
             workdir = Path(args.workdir) / args.preset / dataset / name
             done = workdir / "summary.json"
             if done.exists() and not args.fresh:
                 summaries[name] = json.loads(done.read_text())
+                continue
+            if args.report_only:
+                missing.append(name)
                 continue
             if args.fresh and workdir.exists():
                 import shutil
@@ -221,8 +235,10 @@ def main(argv=None) -> None:
             summaries[name] = run(job_config(name, dataset, preset, task), workdir, progress=False)
             print(f"[{dataset}] {name}: {time.time() - t0:.0f} s", flush=True)
         rows = table_rows(summaries)
-        table = markdown_table(rows)
+        table = markdown_table(rows) if rows else "(no finished job)\n"
         notes = "\n".join(f"- {c}" for c in claims(rows))
+        if missing:
+            notes += f"\n- Not run yet under this preset: {', '.join(missing)}."
         print(f"\n{dataset} (normalized scores; {command})\n{table}\n{notes}\n", flush=True)
         sections.append(f"## {dataset}\n\n{table}\n{notes}\n")
 
@@ -238,6 +254,8 @@ def main(argv=None) -> None:
         "online AUC = time-averaged score over fine-tuning. Each algorithm keeps its own "
         "config file's online recipe (retention, UTD, warm-up).\n\n"
     )
+    if args.notes:
+        header += Path(args.notes).read_text().rstrip() + "\n\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(header + "\n".join(sections))
     print(f"wrote {args.out}")

@@ -47,3 +47,35 @@ def test_table_and_claims_from_summaries():
     assert "Cal-QL avoids CQL's dip after the switch: holds (dip CQL -20.0, Cal-QL -1.0)" in claims
     assert "ReBRAC strongest offline: not tested" in claims
     assert "top 3: rlpd (85.0), calql (65.0), cql (35.0)" in claims
+    assert "RLPD and WSRL fine-tune fastest (highest online AUC): not tested (no wsrl run)" in claims
+
+
+def test_report_only_tabulates_finished_jobs_and_runs_nothing(tmp_path):
+    """--report-only: finished jobs become rows, missing ones are listed, the notes file is
+    inserted, and no job starts (a missing job would need a dataset and minutes of training)."""
+    import json
+
+    done = tmp_path / "runs" / "cpu" / "halfcheetah-medium-v0" / "iql"
+    done.mkdir(parents=True)
+    (done / "summary.json").write_text(json.dumps(_summary([80, 90], [85, 95], [-1, 0], [80, 90])))
+    notes = tmp_path / "notes.md"
+    notes.write_text("Hand-written analysis.\n")
+    out = tmp_path / "RESULTS.md"
+    results.main(
+        [
+            "--preset=cpu",
+            "--algos=iql,cql",
+            "--datasets=halfcheetah-medium-v0,hopper-medium-v0",
+            f"--workdir={tmp_path / 'runs'}",
+            f"--out={out}",
+            f"--notes={notes}",
+            "--report-only",
+        ]
+    )
+    text = out.read_text()
+    assert "Hand-written analysis." in text
+    assert text.index("Hand-written analysis.") < text.index("## halfcheetah-medium-v0")
+    assert "| iql | 2 | 85.0 ± 7.1 | 90.0 ± 7.1 |" in text
+    assert "Not run yet under this preset: cql." in text
+    assert "## hopper-medium-v0\n\n(no finished job)" in text
+    assert "Not run yet under this preset: iql, cql." in text
