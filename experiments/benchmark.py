@@ -82,16 +82,8 @@ RLPD_AGENT = {
     "target_entropy_scale": 0.5,
     "actor_update": "last",
 }
-# The WSRL recipe's agent (experiments/configs/wsrl.py).
-WSRL_AGENT = {
-    "num_critics": 10,
-    "layer_norm": "before_act",
-    "target_reduction": "subset_min",
-    "subset_size": 2,
-    "subset_replace": True,
-    "online_cql_alpha": 0.0,
-    "cql_n_actions": 4,
-}
+# The WSRL recipe's agent (experiments/configs/wsrl.py): CQL pre-training, SAC online.
+WSRL_AGENT = {"cql_n_actions": 4}
 
 # Learner rows: name -> (registry algorithm, agent overrides, UTD of one step).
 LEARNERS: dict[str, tuple[str, dict[str, Any], int]] = {
@@ -125,9 +117,9 @@ CORE_LEARNERS = ("td3bc", "iql", "cql", "calql", "sac", "awac", "rlpd")
 # Measured on the 2-core CPU (2026-11-29): WSRL's 8-run row took 110 s and RO2O's 150 s at 8 and
 # 4, so they run one update per call.
 HEAVY_LEARNERS = {"cql": 8, "calql": 8, "wsrl": 40, "ro2o": 40, "prdc": 4, "sacn": 2, "edac": 2}
-# The same for the offline→online step rows: WSRL's online step (10 critics, batch 1024, UTD 4)
-# took 40 s per 10-env-step call on that CPU.
-HEAVY_O2O = {"wsrl": 5}
+# The same for the offline→online step rows (none at present: the WSRL row used to time a
+# Cal-QL learner with batch 4×1024 by mistake, 40 s per 10-env-step call, and was shortened).
+HEAVY_O2O: dict[str, int] = {}
 # d3rlpy's names of the algorithms it shares with jaxrl.
 D3RLPY_ALGOS = {"iql": "IQL", "td3bc": "TD3PlusBC", "cql": "CQL", "awac": "AWAC"}
 
@@ -517,11 +509,11 @@ def _o2o_config(recipe: str, preset: Preset, runs: int) -> TrainConfig:
             warmup_policy="random",
             **common,
         )
-    if recipe == "wsrl":
+    if recipe == "wsrl":  # WSRL's 1024-row online batch is 4 critic minibatches of 256
         return TrainConfig(
-            algo="calql",
-            agent=_with_dims("calql", dims, WSRL_AGENT),
-            batch_size=1024,
+            algo="wsrl",
+            agent=_with_dims("wsrl", dims, WSRL_AGENT),
+            batch_size=256,
             utd=4,
             retention="none",
             chunk_length=preset.o2o_steps,

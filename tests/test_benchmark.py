@@ -113,3 +113,15 @@ def test_table_columns_and_ratios(records, tmp_path):
     assert (tmp_path / "B.md").read_text() == text
     assert bench.plot_runs(recs, tmp_path / "runs.png")
     assert (tmp_path / "runs.png").stat().st_size > 0
+
+
+def test_o2o_recipes_time_the_algorithms_they_name():
+    """The online-step rows build the recipes' own learners: RLPD is SAC with UTD 20 on 50/50
+    batches; WSRL is the `wsrl` agent (SAC online, no CQL term) drawing 4×256 = 1024 rows per
+    env step from its own buffer only (an earlier version timed Cal-QL on 4×1024 rows)."""
+    rlpd = bench._o2o_config("rlpd", TINY, 1)
+    assert (rlpd.algo, rlpd.utd, rlpd.batch_size, rlpd.retention) == ("sac", 20, 256, "mixed")
+    wsrl = bench._o2o_config("wsrl", TINY, 1)
+    assert (wsrl.algo, wsrl.utd, wsrl.batch_size, wsrl.retention) == ("wsrl", 4, 256, "none")
+    assert wsrl.agent_config().num_critics == 10
+    assert wsrl.agent_config().online_actor_update == "full"
