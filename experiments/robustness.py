@@ -71,7 +71,7 @@ class Plan:
 
 PLANS = {
     "cpu": Plan(
-        Preset((0, 1, 2, 3), 5_000, 0, 128, 2_500, 10, 0),
+        Preset((0, 1, 2, 3), 5_000, 0, 128, 5_000, 10, 0),
         "halfcheetah-medium-v0",
         (0.1, 0.3),
         ("random", "adversarial"),
