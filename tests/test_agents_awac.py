@@ -302,6 +302,20 @@ def test_no_recompilation_across_the_switch(built):
     assert all(np.isfinite(np.asarray(v)).all() for v in m.values())
 
 
+def test_vmapped_update_passes_the_key_reuse_checker(built):
+    """Under the run-axis vmap every `lax.cond` becomes a select that runs both branches; no
+    key may then be consumed twice (SPOT's VAE/TD3 phase cond once did)."""
+    name, agent, _, _ = built
+    n = 2
+    states = jax.vmap(agent.init)(jax.random.split(jax.random.key(0), n))
+    batch = _batch(LEARN_BATCH, obs_dim=2, action_dim=1)
+    batches = jax.tree.map(lambda x: jnp.stack([x] * n), batch)
+    with jax.debug_key_reuse(True):
+        keys = jax.random.split(jax.random.key(1), n)
+        out, m = jax.jit(jax.vmap(agent.update))(states, batches, keys)
+    assert all(np.isfinite(np.asarray(v)).all() for v in m.values()), name
+
+
 def test_spot_phases_and_switch(built):
     name, agent, update, _ = built
     if name != "spot":

@@ -42,6 +42,17 @@ def current_lambda(hp: dict[str, jax.Array], step: jax.Array) -> jax.Array:
     return jnp.where(hp["online"] * hp["lambd_cool"] > 0, cooled, hp["lambd"])
 
 
+def _through_cond(key: jax.Array) -> jax.Array:
+    """A key as raw data, to pass into a `lax.cond` whose branches rebuild it.
+
+    Under the run-axis vmap a cond on a per-run predicate becomes a select that runs both
+    branches, and JAX's key-reuse checker then counts a typed key consumed in one branch and
+    passed through the other as used twice. Raw data is not tracked; the values (and so the
+    results) are the same as passing the key itself.
+    """
+    return jax.random.key_data(key)
+
+
 def make_spot(config: SPOTConfig, spec: EnvSpec) -> Agent:
     """Builds SPOT for `spec`. See `SPOTConfig` for the settings."""
     if config.policy_freq < 1 or config.num_samples < 1 or config.vae_steps < 0:
@@ -144,7 +155,8 @@ def make_spot(config: SPOTConfig, spec: EnvSpec) -> Agent:
         )
         lambd = current_lambda(hp, state.step)
 
-        def actor_update(s: AgentState):
+        def actor_update(s: AgentState, elbo_key_data: jax.Array):
+            elbo_key = jax.random.wrap_key_data(elbo_key_data)
             (a_loss, a_aux), a_grads = jax.value_and_grad(losses.actor_loss, has_aux=True)(
                 s.params["actor"],
                 actor,
@@ -171,13 +183,15 @@ def make_spot(config: SPOTConfig, spec: EnvSpec) -> Agent:
             )
             return s, a_loss, jnp.mean(a_aux["neg_log_beta"])
 
-        def no_actor_update(s: AgentState):
+        def no_actor_update(s: AgentState, _):
             return s, jnp.zeros(()), jnp.zeros(())
 
         # The reference counts every step (VAE ones too) and updates the actor when the
         # 1-based count is a multiple of policy_freq.
         do_actor = (state.step + 1) % config.policy_freq == 0
-        state, a_loss, nlb = jax.lax.cond(do_actor, actor_update, no_actor_update, state)
+        state, a_loss, nlb = jax.lax.cond(
+            do_actor, actor_update, no_actor_update, state, _through_cond(elbo_key)
+        )
         metrics = {
             **zero_metrics(),
             "critic_loss": q_loss,
@@ -193,8 +207,14 @@ def make_spot(config: SPOTConfig, spec: EnvSpec) -> Agent:
         if config.vae_steps == 0:
             new_state, metrics = td3_update(state, batch, key)
         else:
+            # The key enters the cond as raw data (see `_through_cond`).
             new_state, metrics = jax.lax.cond(
-                state.step < config.vae_steps, vae_update, td3_update, state, batch, key
+                state.step < config.vae_steps,
+                lambda s, b, k: vae_update(s, b, jax.random.wrap_key_data(k)),
+                lambda s, b, k: td3_update(s, b, jax.random.wrap_key_data(k)),
+                state,
+                batch,
+                _through_cond(key),
             )
         return new_state.replace(step=state.step + 1), metrics
 
