@@ -47,7 +47,7 @@ def test_table_and_claims_from_summaries():
     assert "Cal-QL avoids CQL's dip after the switch: holds (dip CQL -20.0, Cal-QL -1.0)" in claims
     assert "ReBRAC strongest offline: not tested" in claims
     assert "top 3: rlpd (85.0), calql (65.0), cql (35.0)" in claims
-    assert "RLPD and WSRL fine-tune fastest (highest online AUC): not tested (no wsrl run)" in claims
+    assert "fine-tune fastest (highest online AUC): not tested (no wsrl run)" in claims
 
 
 def test_report_only_tabulates_finished_jobs_and_runs_nothing(tmp_path):

@@ -27,9 +27,11 @@ def test_robustness_terms_hand_values():
     )
     np.testing.assert_allclose(kl, 14.0 / 8.0, rtol=1e-6)
     assert float(gaussian_symmetric_kl(jnp.ones(3), jnp.zeros(3), jnp.ones(3), jnp.zeros(3))) == 0
-    # Members 1 and 3 (std 1): pseudo-targets 1 − 0.5 and 3 − 0.5.
+    # Members 1 and 3: unbiased std √((1 + 1)/1) = √2 (torch's default, the reference's);
+    # pseudo-targets 1 − 0.5√2 and 3 − 0.5√2.
     q = jnp.array([[1.0], [3.0]])
-    np.testing.assert_allclose(uncertainty_pseudo_target(q, 0.5), [[0.5], [2.5]])
+    r = 0.5 * np.sqrt(2.0)
+    np.testing.assert_allclose(uncertainty_pseudo_target(q, 0.5), [[1 - r], [3 - r]], rtol=1e-6)
     d = linf_perturbations(jax.random.key(0), 50, 3, 0.01)
     assert d.shape == (50, 3) and float(jnp.max(jnp.abs(d))) <= 0.01
     hp = {"ood_u_init": 1.0, "ood_u_decay": 0.1, "ood_u_min": 0.3}
@@ -74,9 +76,10 @@ def test_ro2o_critic_terms_match_numpy_and_switch_freezes_u():
     ood_obs = obs[None] + np.asarray(linf_perturbations(keys[5], 4, 5, 0.5))[:, None]
     a_ood = tanh_gaussian_sample(*actor.apply(ap, ood_obs), keys[6])[0]
     q_ood = np.asarray(critic.apply(cp, ood_obs, a_ood))
-    # MSE to Q − u·std with u = 1 at step 0: (u·std)² per member.
+    # MSE to Q − u·std with u = 1 at step 0: (u·std)² per member, std unbiased (torch's).
+    std = q_ood.std(0, ddof=1)
     np.testing.assert_allclose(
-        float(m["ood_loss"]), np.mean(np.broadcast_to(q_ood.std(0) ** 2, q_ood.shape)), rtol=1e-4
+        float(m["ood_loss"]), np.mean(np.broadcast_to(std**2, q_ood.shape)), rtol=1e-4
     )
 
     # Online, u is held at online_ood_u (0.1) whatever the step.

@@ -13,7 +13,7 @@ from jaxrl.agents.iql import IQLConfig
 
 def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
-    c.algo = "iql"  # algorithm: iql | cql | calql | sac
+    c.algo = "iql"  # algorithm: any name in jaxrl.agents.registry.AGENTS
     # The algorithm's own fields (all of them, so each is overridable: --config.agent.beta=10).
     c.agent = ml_collections.ConfigDict(dataclasses.asdict(IQLConfig()))
     # 2x128 networks keep the default job within minutes on a 2-core CPU (an update is

@@ -1,7 +1,8 @@
 """RO2O (ALGORITHMS.md §6): SAC-N with smoothness and uncertainty terms, fine-tuned without
 retained offline data (a fresh FIFO buffer, updates after 2,500 pre-trained-policy steps).
 
-CPU-sized: 3x128 networks, 10 critics, 8 perturbations instead of 20.
+States are normalized with the dataset's statistics, as the reference does. CPU-sized: 3x128
+networks, 10 critics, 8 perturbations instead of 20.
 """
 
 from experiments.configs._base import with_overrides
@@ -15,6 +16,7 @@ def get_config():
             "critic_hidden_dims": (128, 128, 128),
             "num_perturbations": 8,
         },
+        normalize_obs=True,
         retention="none",
         warmup_steps=2_500,
         warmup_policy="agent",

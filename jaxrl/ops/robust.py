@@ -43,5 +43,9 @@ def gaussian_symmetric_kl(
 
 
 def uncertainty_pseudo_target(q: jax.Array, u: float | jax.Array) -> jax.Array:
-    """Q − u·std over the ensemble (axis 0), gradient stopped: RO2O's OOD target per member."""
-    return jax.lax.stop_gradient(q - u * jnp.std(q, axis=0, keepdims=True))
+    """Q − u·std over the ensemble (axis 0), gradient stopped: RO2O's OOD target per member.
+
+    The std is the unbiased one (divides by N − 1), as torch's default `.std(axis=0)` in the
+    reference (`BattleWen/RO2O: ro2o_mujoco.py`).
+    """
+    return jax.lax.stop_gradient(q - u * jnp.std(q, axis=0, ddof=1, keepdims=True))
