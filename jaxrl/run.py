@@ -198,7 +198,8 @@ def build(config: TrainConfig, devices=None) -> Built:
         if needs_mc_returns(config):
             ds = data_lib.with_mc_returns(ds, agent_cfg.discount)
         if config.normalize_obs:
-            normalizer = data_lib.obs_normalizer(ds)
+            with_next = getattr(agent_cfg, "normalize_with_next_obs", False)  # RIQL
+            normalizer = data_lib.obs_normalizer(ds, include_next_obs=with_next)
             ds = data_lib.normalize_obs(ds, normalizer)
         dataset = _replicate(ds.transitions, replicated)  # one copy per device, every run
         if config.sampler != "uniform":

@@ -693,6 +693,17 @@ def test_normalize_obs_offline_online_and_evaluation(normalized_built, shifted_d
     assert built.evaluate._cache_size() == 1
 
 
+def test_riql_normalizes_with_observations_and_next_observations(shifted_dataset):
+    """RIQL's statistics cover obs and next_obs together; IQL's (CORL's) obs only."""
+    raw = data.load(shifted_dataset)
+    built = build(tiny_config("riql", dataset=shifted_dataset, normalize_obs=True))
+    both = np.concatenate([raw.transitions.obs, raw.transitions.next_obs]).astype(np.float64)
+    np.testing.assert_allclose(built.obs_normalizer.mean, both.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(built.obs_normalizer.std, both.std(0) + transforms.OBS_NORM_EPS, rtol=1e-6)
+    obs_only = data.obs_normalizer(raw)
+    assert np.abs(built.obs_normalizer.mean - obs_only.mean).max() > 1e-3
+
+
 def test_normalize_obs_is_saved_and_applied_by_load_policy(normalized_built, tmp_path):
     built = normalized_built
     final = {}

@@ -26,6 +26,9 @@ class RIQLConfig(IQLConfig):
     critic_loss: str = "huber"
     huber_sigma: float = 1.0
     target_clip: tuple[float, float] | None = (-100.0, 1000.0)
+    # static: with the training config's normalize_obs, the statistics cover observations and
+    # next observations together (RIQL's `normalize_states`), not observations only (CORL).
+    normalize_with_next_obs: bool = True
 
 
 def make_riql(config: RIQLConfig, spec: EnvSpec) -> Agent:
