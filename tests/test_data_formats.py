@@ -699,7 +699,9 @@ def test_riql_normalizes_with_observations_and_next_observations(shifted_dataset
     built = build(tiny_config("riql", dataset=shifted_dataset, normalize_obs=True))
     both = np.concatenate([raw.transitions.obs, raw.transitions.next_obs]).astype(np.float64)
     np.testing.assert_allclose(built.obs_normalizer.mean, both.mean(0), rtol=1e-6)
-    np.testing.assert_allclose(built.obs_normalizer.std, both.std(0) + transforms.OBS_NORM_EPS, rtol=1e-6)
+    np.testing.assert_allclose(
+        built.obs_normalizer.std, both.std(0) + transforms.OBS_NORM_EPS, rtol=1e-6
+    )
     obs_only = data.obs_normalizer(raw)
     assert np.abs(built.obs_normalizer.mean - obs_only.mean).max() > 1e-3
 
