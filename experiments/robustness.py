@@ -2,6 +2,7 @@ r"""Two experiments of the robust-data papers: docs/ROBUSTNESS.md.
 
     python experiments/robustness.py --preset cpu            # both parts, about 40 min on 2 cores
     python experiments/robustness.py --preset cpu --parts corruption
+    python experiments/robustness.py --preset cpu --notes experiments/robustness_notes.md
 
 1. **Corruption** (RIQL, Yang et al. 2023): IQL and RIQL trained offline on copies of a dataset
    whose observations, actions, rewards and next observations are all corrupted ("mixed", as in
@@ -16,7 +17,7 @@ r"""Two experiments of the robust-data papers: docs/ROBUSTNESS.md.
 Every job is a `jaxrl.run.run` job started from the algorithm's config file
 (`experiments/configs/<algo>.py`) with the preset's seeds, steps and width (as
 `experiments/results.py` does), offline only. The derived datasets are written once as
-HDF5 under `<data_dir>/derived/<preset>/` (`JAXRL_DATA_DIR`, default
+HDF5 under `<data_dir>/derived/<preset>/` (`JAXRL_DATA`, default
 `~/.cache/jaxrl/datasets`) and keep the source's reference returns, so scores stay normalized
 against the same random and expert policies. A job whose `summary.json` exists is not rerun
 (the command resumes); `--fresh` reruns everything.
@@ -343,6 +344,7 @@ def main(argv=None) -> None:
     parser.add_argument("--workdir", default=str(ROOT / "runs" / "robustness"))
     parser.add_argument("--out", default=str(ROOT / "docs" / "ROBUSTNESS.md"))
     parser.add_argument("--fresh", action="store_true", help="rerun jobs that already finished")
+    parser.add_argument("--notes", default="", help="markdown file inserted after the header")
     args = parser.parse_args(argv)
 
     from jaxrl.run import enable_compilation_cache
@@ -376,6 +378,8 @@ def main(argv=None) -> None:
         f"hidden layers, {p['eval_episodes']} evaluation episodes per seed. Scores are "
         "normalized (0 = random policy, 100 = the dataset suite's expert).\n\n"
     )
+    if args.notes:
+        header += Path(args.notes).read_text().rstrip() + "\n\n"
     text = header + "\n".join(sections)
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
