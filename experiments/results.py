@@ -189,6 +189,26 @@ def claims(rows: list[dict]) -> list[str]:
     return out
 
 
+def run_job(config, workdir: Path, fresh: bool, label: str = "") -> dict:
+    """The summary of the job in `workdir`: read if it finished before (unless `fresh`, which
+    deletes the directory first), else trained now (resuming from a checkpoint if any)."""
+    from jaxrl.run import run
+
+    done = workdir / "summary.json"
+    if done.exists() and not fresh:
+        return json.loads(done.read_text())
+    if fresh and workdir.exists():
+        import shutil
+
+        shutil.rmtree(workdir)
+    label = label or str(workdir)
+    print(f"{label} …", flush=True)
+    t0 = time.time()
+    summary = run(config, workdir, progress=False)
+    print(f"{label}: {time.time() - t0:.0f} s", flush=True)
+    return summary
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
@@ -204,7 +224,7 @@ def main(argv=None) -> None:
     parser.add_argument("--notes", default="", help="markdown file inserted after the header")
     args = parser.parse_args(argv)
 
-    from jaxrl.run import enable_compilation_cache, run
+    from jaxrl.run import enable_compilation_cache
 
     preset = PRESETS[args.preset]
     names = [a for a in args.algos.split(",") if a] or available_configs()
@@ -219,21 +239,11 @@ def main(argv=None) -> None:
         summaries, missing = {}, []
         for name in names:
             workdir = Path(args.workdir) / args.preset / dataset / name
-            done = workdir / "summary.json"
-            if done.exists() and not args.fresh:
-                summaries[name] = json.loads(done.read_text())
-                continue
-            if args.report_only:
+            if args.report_only and not (workdir / "summary.json").exists():
                 missing.append(name)
                 continue
-            if args.fresh and workdir.exists():
-                import shutil
-
-                shutil.rmtree(workdir)
-            print(f"[{dataset}] {name} …", flush=True)
-            t0 = time.time()
-            summaries[name] = run(job_config(name, dataset, preset, task), workdir, progress=False)
-            print(f"[{dataset}] {name}: {time.time() - t0:.0f} s", flush=True)
+            config = job_config(name, dataset, preset, task)
+            summaries[name] = run_job(config, workdir, args.fresh, label=f"[{dataset}] {name}")
         rows = table_rows(summaries)
         table = markdown_table(rows) if rows else "(no finished job)\n"
         notes = "\n".join(f"- {c}" for c in claims(rows))

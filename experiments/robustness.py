@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from experiments.results import Preset, job_config  # noqa: E402
+from experiments.results import Preset, job_config, run_job  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,23 +132,6 @@ def offline_job(algo: str, dataset: str, preset: Preset, task: str, **fields):
     """An offline-only job from `algo`'s config file under `preset`, with `fields` replaced."""
     config = job_config(algo, dataset, preset, task)
     return dataclasses.replace(config, online_steps=0, **fields)
-
-
-def run_job(config, workdir: Path, fresh: bool) -> dict:
-    from jaxrl.run import run
-
-    done = workdir / "summary.json"
-    if done.exists() and not fresh:
-        return json.loads(done.read_text())
-    if fresh and workdir.exists():
-        import shutil
-
-        shutil.rmtree(workdir)
-    t0 = time.time()
-    print(f"  {workdir} …", flush=True)
-    summary = run(config, workdir, progress=False)
-    print(f"  {workdir}: {time.time() - t0:.0f} s", flush=True)
-    return summary
 
 
 def scores(summary: dict) -> np.ndarray:
