@@ -155,6 +155,8 @@ def markdown_table(rows: list[dict]) -> str:
 
 def claims(rows: list[dict]) -> list[str]:
     """The papers' qualitative claims, checked against this table (not asserted)."""
+    if not rows:
+        return []
     by = {r["algo"]: r for r in rows}
     out = []
     offline = [r for r in rows if np.isfinite(r["offline_mean"])]

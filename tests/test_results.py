@@ -79,3 +79,4 @@ def test_report_only_tabulates_finished_jobs_and_runs_nothing(tmp_path):
     assert "Not run yet under this preset: cql." in text
     assert "## hopper-medium-v0\n\n(no finished job)" in text
     assert "Not run yet under this preset: iql, cql." in text
+    assert "top 3: ." not in text  # no claims about an empty table
