@@ -183,7 +183,10 @@ def claims(rows: list[dict]) -> list[str]:
     out.append(f"RLPD and WSRL fine-tune fastest (highest online AUC): {verdict}; top 3: {top}.")
     if "cql" in by and "calql" in by:
         c, k = by["cql"]["dip"], by["calql"]["dip"]
-        verdict = "holds" if k > c else "does not hold here"
+        if c >= 0:
+            verdict = "not visible here (CQL does not dip either)"
+        else:
+            verdict = "holds" if k > c else "does not hold here"
         out.append(
             f"Cal-QL avoids CQL's dip after the switch: {verdict} (dip CQL {c:+.1f}, "
             f"Cal-QL {k:+.1f})."

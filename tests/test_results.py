@@ -48,6 +48,10 @@ def test_table_and_claims_from_summaries():
     assert "ReBRAC strongest offline: not tested" in claims
     assert "top 3: rlpd (85.0), calql (65.0), cql (35.0)" in claims
     assert "fine-tune fastest (highest online AUC): not tested (no wsrl run)" in claims
+    # Without a CQL dip there is nothing for Cal-QL to avoid.
+    summaries["cql"] = _summary([50, 60], [60, 70], [2, 4], [55, 65])
+    claims = " ".join(results.claims(results.table_rows(summaries)))
+    assert "Cal-QL avoids CQL's dip after the switch: not visible here (CQL does not dip" in claims
 
 
 def test_report_only_tabulates_finished_jobs_and_runs_nothing(tmp_path):
