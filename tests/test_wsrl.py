@@ -72,3 +72,34 @@ def test_wsrl_refuses_a_policy_sac_cannot_take():
 
     with pytest.raises(ValueError, match="std_mode='state'"):
         _agent(std_mode="calql")
+
+
+def test_conservative_term_reaches_only_a_random_critic_subset():
+    """WSRL's CQL term covers 2 of 10 critics per step, drawn apart from the target's subset.
+
+    Adam's first step is sign-like, so a critic outside the drawn subset moves exactly as with
+    w = 0 (its gradient is TD only); the ones inside move differently under a huge w.
+    """
+    kw = {"num_critics": 10, "cql_subset": True}
+    _, plain = _agent(cql_alpha=0.0, **kw)
+    _, strong = _agent(cql_alpha=1e3, **kw)
+    state = plain.init(jax.random.key(0))
+    update_plain, update_strong = jax.jit(plain.update), jax.jit(strong.update)
+    chosen = []
+    for seed in range(6):
+        a, _ = update_plain(state, _batch(), jax.random.key(100 + seed))
+        b, _ = update_strong(
+            state.replace(hparams=strong.init(jax.random.key(0)).hparams),
+            _batch(),
+            jax.random.key(100 + seed),
+        )
+        moved = jax.tree.map(
+            lambda x, y: np.abs(np.asarray(x - y)).reshape(10, -1).max(axis=1),
+            a.params["critic"],
+            b.params["critic"],
+        )
+        per_critic = np.max(np.stack(jax.tree.leaves(moved)), axis=0)
+        members = set(np.flatnonzero(per_critic > 1e-9).tolist())
+        assert 1 <= len(members) <= 2, per_critic
+        chosen.append(frozenset(members))
+    assert len(set(chosen)) > 1  # a fresh subset each step, not a fixed pair

@@ -83,10 +83,23 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
     def repeat(x):  # [B, d] -> [B, n, d]
         return jnp.repeat(x[:, None], n, axis=1)
 
+    def conservative_weights(key):  # [C]
+        c = config.num_critics
+        if not config.cql_subset:
+            return jnp.ones((c,))
+        k = config.subset_size
+        if config.subset_replace:
+            idx = jax.random.randint(key, (k,), 0, c)
+        else:
+            if k > c:
+                raise ValueError(f"subset_size={k} exceeds num_critics={c}")
+            idx = jax.random.choice(key, c, (k,), replace=False)
+        return jnp.zeros((c,)).at[idx].add(c / k)
+
     def update(state: AgentState, batch: Transition, key: jax.Array):
         hp = state.hparams
         params = state.params
-        keys = jax.random.split(key, 6)
+        keys = jax.random.split(key, 7 if config.cql_subset else 6)
         alpha = jnp.exp(params["temperature"])
         batch_size = batch.reward.shape[0]
 
@@ -119,6 +132,9 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
         # Cal-QL's bound; −inf (no bound) when calibration is off.
         bound = jnp.where(hp["calibrate"] > 0, batch.mc_return, -jnp.inf)
         log_cql_alpha = params.get("cql_alpha")
+        # Weight of each critic in the conservative term, summing to C: all ones, or WSRL's
+        # random subset S (its own draw) with mean over S scaled to the sum convention, C/|S|.
+        cql_weight = conservative_weights(keys[6] if config.cql_subset else None)
 
         def critic_loss(cp):
             q = critic.apply(cp, batch.obs, batch.action)  # [C, B]
@@ -148,7 +164,7 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
                 cql = a_prime * hp["cql_alpha"] * (gap - hp["target_action_gap"])
             else:
                 cql = hp["cql_alpha"] * gap
-            loss = jnp.sum(td + cql)
+            loss = jnp.sum(td) + jnp.sum(cql_weight * cql)
             return loss, (q, td, gap, bound_rate)
 
         (q_loss, (q, td, gap, bound_rate)), q_grads = jax.value_and_grad(critic_loss, has_aux=True)(
@@ -169,11 +185,8 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
             # α' ascends the gap: L = −mean_j α'·w·(gap_j − τ_gap).
             def alpha_loss(la):
                 a_prime = jnp.clip(jnp.exp(la), 0.0, 1e6)
-                return -jnp.mean(
-                    a_prime
-                    * hp["cql_alpha"]
-                    * (jax.lax.stop_gradient(gap) - hp["target_action_gap"])
-                )
+                gap_mean = jnp.mean(cql_weight * jax.lax.stop_gradient(gap))
+                return -a_prime * hp["cql_alpha"] * (gap_mean - hp["target_action_gap"])
 
             grads["cql_alpha"] = jax.grad(alpha_loss)(log_cql_alpha)
         new_params, new_opt = dict(params), dict(state.opt_states)

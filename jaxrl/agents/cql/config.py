@@ -20,6 +20,7 @@ class CQLConfig:
     target_reduction: str = "min"  # static: "min" or "subset_min" (WSRL)
     subset_size: int = 2  # static: critics in a random target subset
     subset_replace: bool = True  # static: WSRL draws the subset with replacement
+    cql_subset: bool = False  # static: conservative term on a random critic subset (WSRL)
     cql_n_actions: int = 10  # static: sampled actions of each kind for the logsumexp
     importance_sample: bool = True  # static: CQL(H) with importance sampling
     max_target_backup: bool = True  # static: max over n_actions next-action targets

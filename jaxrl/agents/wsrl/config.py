@@ -12,7 +12,8 @@ class WSRLConfig(CQLConfig):
     """Warm-start RL: CQL (or Cal-QL) pre-training of a 10-critic LayerNorm ensemble, then SAC.
 
     The offline fields are those of `CQLConfig` with WSRL's `--use_redq` ensemble settings
-    (10 critics, 2-critic subset targets drawn with replacement, LayerNorm before the
+    (10 critics, 2-critic subsets drawn with replacement for the target and, separately, for
+    the conservative term (`wsrl/agents/cql.py`), LayerNorm before the
     activation in actor and critics, state-dependent log-std, 1e-2 output layers). After the
     switch the same parameters, optimizer states and learning rates are trained by plain SAC
     (`wsrl/agents/sac.py`): no conservative term, no entropy in the target, the actor on the
@@ -30,6 +31,7 @@ class WSRLConfig(CQLConfig):
     target_reduction: str = "subset_min"
     subset_size: int = 2
     subset_replace: bool = True
+    cql_subset: bool = True
     online_backup_entropy: bool = False  # static: entropy term in the online SAC target
     online_actor_reduction: str = "min"  # static: "min" (WSRL) or "mean" over critics online
     online_actor_update: str = "full"  # static: online actor step on the "full" UTD batch
