@@ -106,6 +106,20 @@ def test_cql_switch_changes_only_hyperparameters():
     chex.assert_trees_all_equal_shapes_and_dtypes(online, state)
 
 
+def test_cql_lagrange_weight_and_its_step_by_hand():
+    """Lagrange CQL: the critic pays α'·w·(gap − τ) with α' = exp(1) at init, and log α'
+    ascends the gap: Adam's first step moves it by +lr·sign(mean gap − τ)."""
+    cfg = agent_config("cql", {**TINY["cql"], "lagrange": True, "target_action_gap": 0.8})
+    agent = make_agent("cql", cfg, SPEC)
+    state = agent.init(jax.random.key(0))
+    new, m = jax.jit(agent.update)(state, _batch(), jax.random.key(1))
+    c, w, gap = cfg.num_critics, cfg.cql_alpha, float(m["cql_gap"])
+    expected = c * float(m["td_loss"]) + np.e * w * c * (gap - 0.8)
+    np.testing.assert_allclose(float(m["critic_loss"]), expected, rtol=1e-5)
+    step = float(new.params["cql_alpha"]) - 1.0
+    np.testing.assert_allclose(step, cfg.q_lr * np.sign(gap - 0.8), rtol=1e-3)
+
+
 def test_calql_bound_raises_policy_values():
     """With a huge MC return every policy-action value is bounded; without calibration none."""
     batch = _batch().replace(mc_return=jnp.full((32,), 1e3))

@@ -86,3 +86,63 @@ def test_ro2o_critic_terms_match_numpy_and_switch_freezes_u():
     online = agent.to_online(new)
     for step in (0, 10**7):
         assert float(ood_weight(step, online.hparams)) == np.float32(cfg.online_ood_u)
+
+
+def _sym_kl_np(m1, ls1, m2, ls2):
+    """KL(p‖q) + KL(q‖p) of diagonal Gaussians, summed over the last axis."""
+    v1, v2 = np.exp(2 * ls1), np.exp(2 * ls2)
+    kl_pq = ls2 - ls1 + (v1 + (m1 - m2) ** 2) / (2 * v2) - 0.5
+    kl_qp = ls1 - ls2 + (v2 + (m1 - m2) ** 2) / (2 * v1) - 0.5
+    return (kl_pq + kl_qp).sum(-1)
+
+
+def test_ro2o_actor_and_temperature_terms_match_numpy():
+    """Temperature first (CORL's −log α form), then the SAC-N actor with the new α, plus the
+    worst-of-n symmetric KL between π(s) and π(s + δ)."""
+    cfg = agent_config(
+        "ro2o",
+        {
+            "hidden_dims": (8,),
+            "critic_hidden_dims": (8,),
+            "num_critics": 3,
+            "num_perturbations": 4,
+            "perturb_eps_policy": 0.5,
+        },
+    )
+    agent = make_agent("ro2o", cfg, SPEC)
+    state = agent.init(jax.random.key(0))
+    batch = _batch(16)
+    new, m = jax.jit(agent.update)(state, batch, jax.random.key(5))
+
+    keys = jax.random.split(jax.random.key(5), 7)
+    actor, critic = GaussianPolicy(2, (8,), log_std_min=-5.0), QEnsemble(3, (8,))
+    ap, cp = state.params["actor"], state.params["critic"]
+    obs = np.asarray(batch.obs)
+    mean, log_std = (np.asarray(x) for x in actor.apply(ap, obs))
+    _, logp_t = tanh_gaussian_sample(mean, log_std, keys[0])
+    # log α starts at 0; the loss −log α·mean(log π − |A|) is 0 there and its gradient is
+    # −mean(log π − 2): Adam's first step moves log α by −lr·sign(gradient).
+    grad = -np.mean(np.asarray(logp_t) - 2.0)
+    np.testing.assert_allclose(float(m["temperature_loss"]), 0.0, atol=1e-7)
+    np.testing.assert_allclose(
+        float(new.params["temperature"]), -cfg.alpha_lr * np.sign(grad), rtol=1e-3
+    )
+    alpha = float(np.exp(new.params["temperature"]))
+    np.testing.assert_allclose(float(m["alpha"]), alpha, rtol=1e-6)
+
+    a, logp = tanh_gaussian_sample(mean, log_std, keys[2])
+    q = np.asarray(critic.apply(cp, obs, a)).min(0)
+    sac = np.mean(alpha * np.asarray(logp) - q)
+    np.testing.assert_allclose(float(m["sac_actor_loss"]), sac, rtol=1e-5)
+
+    deltas = np.asarray(linf_perturbations(keys[1], 4, 5, 0.5))
+    kls = []
+    for d in deltas:
+        mp, lsp = (np.asarray(x) for x in actor.apply(ap, obs + d))
+        kls.append(_sym_kl_np(mean, log_std, mp, lsp))
+    smooth = np.stack(kls).max(0).mean()
+    assert smooth > 1e-4  # ε = 0.5 moves the policy measurably
+    np.testing.assert_allclose(float(m["policy_smooth_loss"]), smooth, rtol=1e-4)
+    np.testing.assert_allclose(
+        float(m["actor_loss"]), sac + cfg.policy_smooth_coef * smooth, rtol=1e-5
+    )
