@@ -38,25 +38,24 @@ def test_robustness_terms_hand_values():
     np.testing.assert_allclose([ood_weight(s, hp) for s in (0, 2, 10)], [1.0, 0.8, 0.3], rtol=1e-6)
 
 
-def test_ro2o_critic_terms_match_numpy_and_switch_freezes_u():
-    cfg = agent_config(
-        "ro2o",
-        {
-            "hidden_dims": (8,),
-            "critic_hidden_dims": (8,),
-            "num_critics": 3,
-            "num_perturbations": 4,
-            "perturb_eps_q": 0.5,
-            "perturb_eps_ood": 0.5,
-        },
-    )
+def _one_update(seed, **eps):
+    """One RO2O update (3 critics, 4 perturbations, 8-unit networks) with the key `seed`; also
+    the agent's own key splits and stand-in modules to recompute its terms."""
+    fields = {"hidden_dims": (8,), "critic_hidden_dims": (8,), "num_critics": 3}
+    cfg = agent_config("ro2o", {**fields, "num_perturbations": 4, **eps})
     agent = make_agent("ro2o", cfg, SPEC)
     state = agent.init(jax.random.key(0))
     batch = _batch(16)
-    new, m = jax.jit(agent.update)(state, batch, jax.random.key(3))
+    new, m = jax.jit(agent.update)(state, batch, jax.random.key(seed))
+    keys = jax.random.split(jax.random.key(seed), 7)
+    nets = GaussianPolicy(2, (8,), log_std_min=-5.0), QEnsemble(3, (8,))
+    return cfg, agent, state, batch, new, m, keys, nets
 
-    keys = jax.random.split(jax.random.key(3), 7)
-    actor, critic = GaussianPolicy(2, (8,), log_std_min=-5.0), QEnsemble(3, (8,))
+
+def test_ro2o_critic_terms_match_numpy_and_switch_freezes_u():
+    cfg, agent, state, batch, new, m, keys, (actor, critic) = _one_update(
+        3, perturb_eps_q=0.5, perturb_eps_ood=0.5
+    )
     ap, cp = new.params["actor"], state.params["critic"]  # updated actor, critics before
     alpha = float(np.exp(new.params["temperature"]))
     a_next, logp_next = tanh_gaussian_sample(*actor.apply(ap, batch.next_obs), keys[3])
@@ -99,23 +98,7 @@ def _sym_kl_np(m1, ls1, m2, ls2):
 def test_ro2o_actor_and_temperature_terms_match_numpy():
     """Temperature first (CORL's −log α form), then the SAC-N actor with the new α, plus the
     worst-of-n symmetric KL between π(s) and π(s + δ)."""
-    cfg = agent_config(
-        "ro2o",
-        {
-            "hidden_dims": (8,),
-            "critic_hidden_dims": (8,),
-            "num_critics": 3,
-            "num_perturbations": 4,
-            "perturb_eps_policy": 0.5,
-        },
-    )
-    agent = make_agent("ro2o", cfg, SPEC)
-    state = agent.init(jax.random.key(0))
-    batch = _batch(16)
-    new, m = jax.jit(agent.update)(state, batch, jax.random.key(5))
-
-    keys = jax.random.split(jax.random.key(5), 7)
-    actor, critic = GaussianPolicy(2, (8,), log_std_min=-5.0), QEnsemble(3, (8,))
+    cfg, _, state, batch, new, m, keys, (actor, critic) = _one_update(5, perturb_eps_policy=0.5)
     ap, cp = state.params["actor"], state.params["critic"]
     obs = np.asarray(batch.obs)
     mean, log_std = (np.asarray(x) for x in actor.apply(ap, obs))
