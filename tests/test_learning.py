@@ -92,6 +92,57 @@ def test_sac_learns_inverted_pendulum(tmp_path):
     assert np.mean(returns) >= 150, returns
 
 
+def test_rlpd_learns_inverted_pendulum_with_expert_data(tmp_path):
+    """RLPD's recipe (from scratch, 50/50 batches with the data, LayerNorm critics, 2-of-N
+    target without replacement, mean-Q actor, H_target = −|A|/2) on PD-controller data for
+    3,000 env steps, with 4 critics and UTD 4 instead of 10 and 20 to fit the CPU budget.
+
+    Measured (seeds 0, 1): 126 and 76 after 2,000 steps, 188 and 188 after 3,000. SAC with the
+    same settings and no data scored 145 and 98 after 2,000 steps: on this easy task the data
+    does not visibly speed learning up, so the test checks that the recipe learns, not that
+    it beats SAC."""
+    ds = pd_expert_dataset(steps=1_500)
+    data.save_hdf5(ds, tmp_path / "pendulum-expert.hdf5")
+    rlpd = {
+        "hidden_dims": (64, 64),
+        "critic_hidden_dims": (64, 64),
+        "num_critics": 4,
+        "critic_layer_norm": "before_act",
+        "target_reduction": "subset_min",
+        "subset_size": 2,
+        "subset_replace": False,
+        "actor_reduction": "mean",
+        "target_entropy_scale": 0.5,
+    }
+    config = TrainConfig(
+        algo="sac",
+        agent=agent_config("sac", rlpd),
+        task="inverted_pendulum",
+        dataset=str(tmp_path / "pendulum-expert.hdf5"),
+        seeds=(0, 1),
+        batch_size=128,
+        offline_steps=0,
+        online_steps=3_000,
+        num_envs=4,
+        utd=4,
+        chunk_length=1_000,
+        retention="mixed",
+        offline_ratio=0.5,
+        warmup_steps=400,
+        warmup_policy="random",
+        eval_every=1_000,
+        eval_episodes=5,
+    )
+    summary = run(config, tmp_path / "run", progress=False)
+    ref = summary["reference_returns"]
+    returns = [
+        ref["random"] + r["final_score"] / 100 * (ref["expert"] - ref["random"])
+        for r in summary["runs"]
+    ]
+    # Stated threshold: the mean final return reaches 150 of 200.
+    assert np.mean(returns) >= 150, returns
+
+
 def test_wsrl_pretrains_then_fine_tunes_without_offline_data(tmp_path):
     """CQL pre-training on PD-controller data, then SAC online with no retained data."""
     ds = pd_expert_dataset(steps=1_500)
