@@ -21,6 +21,14 @@ pytestmark = pytest.mark.slow
 RANDOM_RETURN = 21.0  # uniform policy on inverted_pendulum with a 200-step limit
 
 
+def returns_of(summary, field="final_score"):
+    """Each run's raw return from its normalized score `field` in a job summary."""
+    ref = summary["reference_returns"]
+    return [
+        ref["random"] + r[field] / 100 * (ref["expert"] - ref["random"]) for r in summary["runs"]
+    ]
+
+
 def pd_expert_dataset(num_envs=8, steps=2_500, noise=0.2, seed=0):
     """Rollouts of a hand-tuned PD controller (a = 5·angle + 1·angular velocity, noised)."""
     env = make_env("inverted_pendulum")
@@ -51,14 +59,7 @@ def test_iql_offline_on_expert_data_beats_random(tmp_path):
         eval_episodes=5,
     )
     summary = run(config, tmp_path / "run", progress=False)
-    final = [r["final_score"] for r in summary["runs"]]
-    returns = [
-        summary["reference_returns"]["random"]
-        + s
-        / 100
-        * (summary["reference_returns"]["expert"] - summary["reference_returns"]["random"])
-        for s in final
-    ]
+    returns = returns_of(summary)
     # Stated margin: every seed at least 100 above the random policy's ~21.
     assert min(returns) >= RANDOM_RETURN + 100, returns
 
@@ -83,11 +84,7 @@ def test_sac_learns_inverted_pendulum(tmp_path):
         eval_episodes=5,
     )
     summary = run(config, tmp_path, progress=False)
-    ref = summary["reference_returns"]
-    returns = [
-        ref["random"] + r["final_score"] / 100 * (ref["expert"] - ref["random"])
-        for r in summary["runs"]
-    ]
+    returns = returns_of(summary)
     # Stated threshold: the mean final return reaches 150 of the possible 200.
     assert np.mean(returns) >= 150, returns
 
@@ -132,11 +129,7 @@ def test_rlpd_learns_inverted_pendulum_with_expert_data(tmp_path):
         eval_episodes=5,
     )
     summary = run(config, tmp_path / "run", progress=False)
-    ref = summary["reference_returns"]
-    returns = [
-        ref["random"] + r["final_score"] / 100 * (ref["expert"] - ref["random"])
-        for r in summary["runs"]
-    ]
+    returns = returns_of(summary)
     # Stated threshold: the mean final return reaches 150 of 200.
     assert np.mean(returns) >= 150, returns
 
@@ -173,10 +166,7 @@ def test_wsrl_pretrains_then_fine_tunes_without_offline_data(tmp_path):
         eval_episodes=5,
     )
     summary = run(config, tmp_path / "run", progress=False)
-    ref = summary["reference_returns"]
-    to_return = lambda s: ref["random"] + s / 100 * (ref["expert"] - ref["random"])
-    offline = [to_return(r["offline_score"]) for r in summary["runs"]]
-    final = [to_return(r["final_score"]) for r in summary["runs"]]
+    offline, final = returns_of(summary, "offline_score"), returns_of(summary)
     # Stated thresholds: pre-training alone lifts every seed 80 above random (~21), and after
     # fine-tuning on online data only the mean return is at least 150 of 200.
     assert min(offline) >= RANDOM_RETURN + 80, offline
