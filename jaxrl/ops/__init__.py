@@ -7,6 +7,7 @@ from jaxrl.ops.ensemble import (
     ENSEMBLE_REDUCTIONS,
     ensemble_gradient_diversity,
     reduce_ensemble,
+    subset_indices,
 )
 from jaxrl.ops.losses import awr_weights, expectile_loss, huber_loss, temperature_loss
 from jaxrl.ops.neighbors import nearest_neighbor
@@ -50,6 +51,7 @@ __all__ = [
     "policy_update_due",
     "polyak",
     "reduce_ensemble",
+    "subset_indices",
     "sinusoidal_embedding",
     "smoothed_target_action",
     "td_target",

@@ -11,6 +11,16 @@ import jax.numpy as jnp
 ENSEMBLE_REDUCTIONS = ("min", "mean", "subset_min", "quantile", "lcb")
 
 
+def subset_indices(key: jax.Array, n: int, size: int, replace: bool) -> jax.Array:
+    """`size` member indices out of `n`, drawn with replacement (WSRL's `randint`) or without
+    (RLPD's `choice`)."""
+    if replace:
+        return jax.random.randint(key, (size,), 0, n)
+    if size > n:
+        raise ValueError(f"subset_size={size} exceeds ensemble size {n}")
+    return jax.random.choice(key, n, (size,), replace=False)
+
+
 def reduce_ensemble(
     q: jax.Array,
     mode: str = "min",
@@ -39,14 +49,7 @@ def reduce_ensemble(
     if mode == "subset_min":
         if key is None:
             raise ValueError("reduce_ensemble(mode='subset_min') needs a PRNG key")
-        n = q.shape[0]
-        if replace:
-            idx = jax.random.randint(key, (subset_size,), 0, n)
-        else:
-            if subset_size > n:
-                raise ValueError(f"subset_size={subset_size} exceeds ensemble size {n}")
-            idx = jax.random.choice(key, n, (subset_size,), replace=False)
-        return jnp.min(q[idx], axis=0)
+        return jnp.min(q[subset_indices(key, q.shape[0], subset_size, replace)], axis=0)
     if mode == "quantile":
         return jnp.quantile(q, quantile, axis=0)
     if mode == "lcb":

@@ -15,7 +15,14 @@ import jax.numpy as jnp
 from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams
 from jaxrl.agents.cql.config import CalQLConfig, CQLConfig
 from jaxrl.networks import GaussianPolicy, QEnsemble, tanh_gaussian_sample
-from jaxrl.ops import cql_gap, polyak, reduce_ensemble, td_target, temperature_loss
+from jaxrl.ops import (
+    cql_gap,
+    polyak,
+    reduce_ensemble,
+    subset_indices,
+    td_target,
+    temperature_loss,
+)
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
 
@@ -84,17 +91,10 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
         return jnp.repeat(x[:, None], n, axis=1)
 
     def conservative_weights(key):  # [C]
-        c = config.num_critics
+        c, k = config.num_critics, config.subset_size
         if not config.cql_subset:
             return jnp.ones((c,))
-        k = config.subset_size
-        if config.subset_replace:
-            idx = jax.random.randint(key, (k,), 0, c)
-        else:
-            if k > c:
-                raise ValueError(f"subset_size={k} exceeds num_critics={c}")
-            idx = jax.random.choice(key, c, (k,), replace=False)
-        return jnp.zeros((c,)).at[idx].add(c / k)
+        return jnp.zeros((c,)).at[subset_indices(key, c, k, config.subset_replace)].add(c / k)
 
     def update(state: AgentState, batch: Transition, key: jax.Array):
         hp = state.hparams
