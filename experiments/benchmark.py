@@ -20,7 +20,7 @@ the scanned chunk is not used for it); the peak is a timed large f32 matmul on t
 
 Usage:
     python experiments/benchmark.py --preset cpu            # about 15 minutes on 2 cores
-    python experiments/benchmark.py --preset gpu
+    python experiments/benchmark.py --preset gpu --deadline 420 --peers d3rlpy   # one GPU lease
     python experiments/benchmark.py --preset cpu --only learner,online --no-peers
 """
 
@@ -131,6 +131,7 @@ class Preset:
     runs: tuple[int, ...]  # run counts of the vmapped learner sweep
     nets: dict[str, tuple[int, ...]]  # network name -> hidden dims
     sweep_nets: tuple[str, ...]  # networks swept over every run count (others: first count)
+    extra_runs: tuple[int, ...]  # run counts of every learner row (first net); core rows: `runs`
     learners: tuple[str, ...]  # rows of LEARNERS
     steps: int  # updates per timed call (K of the scan)
     reps: int  # timed calls after the warm-up call
@@ -153,6 +154,7 @@ PRESETS: dict[str, Preset] = {
         runs=(1, 2, 4, 8),
         nets={"2x256": (256, 256), "3x256": (256, 256, 256)},
         sweep_nets=("2x256",),
+        extra_runs=(1, 8),
         learners=tuple(LEARNERS),
         steps=40,
         reps=3,
@@ -169,23 +171,26 @@ PRESETS: dict[str, Preset] = {
         brax_timesteps=16 * 50 * 3,
         matmul=2048,
     ),
+    # Sized for one 10-minute call on a leased GPU (with --deadline): every row at 1 and 8 runs,
+    # the core rows also at 64 and 256.
     "gpu": Preset(
-        runs=(1, 16, 64, 256),
+        runs=(1, 8, 64, 256),
         nets={"2x256": (256, 256), "3x256": (256, 256, 256)},
-        sweep_nets=("2x256", "3x256"),
+        sweep_nets=("2x256",),
+        extra_runs=(1, 8),
         learners=tuple(LEARNERS),
-        steps=500,
-        reps=5,
+        steps=200,
+        reps=3,
         batch=256,
         dataset_rows=1_000_000,
         online_envs=128,
         online_utd=1,
         online_steps=128 * 200,
-        o2o_runs=(1, 8, 64),
+        o2o_runs=(1, 64),
         o2o_steps=100,
         env_counts=(1, 128, 2048),
         env_steps=200,
-        peer_steps=2000,
+        peer_steps=500,
         brax_timesteps=128 * 200 * 3,
         matmul=8192,
     ),
@@ -194,6 +199,7 @@ PRESETS: dict[str, Preset] = {
         runs=(1, 2),
         nets={"2x16": (16, 16)},
         sweep_nets=("2x16",),
+        extra_runs=(1, 2),
         learners=("iql",),
         steps=2,
         reps=1,
@@ -821,7 +827,11 @@ LEARNER_COLUMNS = [
 
 def learner_table(records: list[dict[str, Any]]) -> list[str]:
     """Markdown rows of the learner sweep, with ratios to one run and to d3rlpy."""
-    learner = [r for r in records if r["workload"] == "learner"]
+    order = {name: i for i, name in enumerate(LEARNERS)}
+    learner = sorted(
+        (r for r in records if r["workload"] == "learner"),
+        key=lambda r: (order.get(r["algo"], len(order)), r["net"], r["runs"]),
+    )
     peers = {
         (r["algo"], r.get("net")): r
         for r in records
@@ -1165,8 +1175,15 @@ def run_benchmark(
     peers: bool = True,
     log: Callable[[str], None] = print,
     preset_name: str = "",
+    deadline: float | None = None,
+    peer_names: Sequence[str] = ("d3rlpy", "brax"),
+    on_record: Callable[[list[dict[str, Any]], dict[str, Any]], None] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Runs the selected workloads; returns (records, machine info)."""
+    """Runs the selected workloads; returns (records, machine info).
+
+    `deadline` (seconds from the start): jobs not yet started by then are recorded as skipped.
+    `on_record` is called after each record (the driver saves the JSON as it goes).
+    """
     info = machine_info()
     info["date"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     info["preset"] = preset_name
@@ -1184,63 +1201,98 @@ def run_benchmark(
         short = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in rec.items()}
         short.pop("call_s_all", None)
         log(f"[benchmark {time.perf_counter() - t_start:6.0f}s] {json.dumps(short, default=str)}")
+        if on_record is not None:
+            on_record(records, info)
 
+    # Each job makes one record. They run in order of importance, so that a --deadline (a
+    # leased GPU) cuts the least important: every learner row at `extra_runs`, the core rows
+    # at the other run counts, the peers, the online and offline→online steps, env stepping,
+    # the core rows on the other networks, and last the compile-time sweep and the buffer.
+    jobs: list[tuple[dict[str, Any], Callable[[], dict[str, Any]]]] = []
+    failed: set[tuple[str, str]] = set()
+
+    def learner_job(name, net, runs):
+        def job():
+            if (name, net) in failed:  # an earlier count of this row failed
+                return {**head, "status": "skipped: a smaller run count failed"}
+            rec = learner_record(name, net, preset.nets[net], runs, preset, env, dataset, peak)
+            if rec["status"] != "ok":
+                failed.add((name, net))
+            return rec
+
+        head = {"workload": "learner", "algo": name, "net": net, "runs": runs}
+        jobs.append((head, job))
+
+    first_net = next(iter(preset.nets))
+    peak = info["peak"]
     if "learner" in only:
         for name in preset.learners:
-            for net, dims in preset.nets.items():
-                counts = preset.runs if net in preset.sweep_nets else preset.runs[:1]
-                if name not in CORE_LEARNERS:
-                    if net != next(iter(preset.nets)):
-                        break
-                    counts = sorted({preset.runs[0], preset.runs[-1]})
-                for runs in counts:
-                    add(learner_record(name, net, dims, runs, preset, env, dataset, info["peak"]))
-                    if records[-1]["status"] != "ok":
-                        break
+            for runs in preset.extra_runs:
+                learner_job(name, first_net, runs)
+        # Then the core rows at the other run counts (the other networks come later).
+        for name in (n for n in preset.learners if n in CORE_LEARNERS):
+            for runs in preset.runs:
+                if runs not in preset.extra_runs:
+                    learner_job(name, first_net, runs)
+    if peers and "peers" in only:
+        problems = ensure_peers([p for p in ("d3rlpy", "brax") if p in peer_names])
+        net, dims = first_net, preset.nets[first_net]
+        for name in (n for n in D3RLPY_ALGOS if n in preset.learners):
+            head = {"workload": "peer", "peer": "d3rlpy", "algo": name, "net": net, "runs": 1}
+            if "d3rlpy" not in peer_names:
+                jobs.append((head, lambda h=head: {**h, "status": "not available: not in --peers"}))
+            elif "d3rlpy" in problems:
+                why = "not available: " + problems["d3rlpy"]
+                jobs.append((head, lambda h=head, w=why: {**h, "status": w}))
+            else:
+                jobs.append((head, functools.partial(d3rlpy_record, name, preset, dims, net)))
+        if "online" in only:  # brax.training SAC is the online workload's peer
+            head = {"workload": "peer", "peer": "brax.training", "algo": "sac", "net": net}
+            if "brax" not in peer_names:
+                jobs.append((head, lambda h=head: {**h, "status": "not available: not in --peers"}))
+            elif "brax" in problems:
+                why = "not available: " + problems["brax"]
+                jobs.append((head, lambda h=head, w=why: {**h, "status": w}))
+            else:
+                jobs.append((head, functools.partial(brax_record, preset)))
     if "online" in only:
-        add(online_record(preset, env, dataset))
+        jobs.append(
+            (
+                {"workload": "online", "algo": "sac"},
+                functools.partial(online_record, preset, env, dataset),
+            )
+        )
     if "o2o" in only:
         for recipe in ("rlpd", "wsrl"):
-            add(o2o_step_record(recipe, preset, env, dataset))
-        for runs in preset.o2o_runs:
-            add(o2o_compile_record("iql", runs, preset, env, dataset))
+            head = {"workload": "o2o", "algo": recipe}
+            jobs.append((head, functools.partial(o2o_step_record, recipe, preset, env, dataset)))
     if "env" in only:
         for n in preset.env_counts:
-            add(env_record(n, preset, env))
-    if "buffer" in only:
-        for rec in buffer_records(preset, env):
-            add(rec)
-    if peers and "peers" in only:
-        problems = ensure_peers(["d3rlpy", "brax"])
-        net, dims = next(iter(preset.nets.items()))
-        for name in (n for n in D3RLPY_ALGOS if n in preset.learners):
-            if "d3rlpy" in problems:
-                add(
-                    {
-                        "workload": "peer",
-                        "peer": "d3rlpy",
-                        "algo": name,
-                        "net": net,
-                        "runs": 1,
-                        "status": "not available: " + problems["d3rlpy"],
-                    }
-                )
-            else:
-                add(d3rlpy_record(name, preset, dims, net))
-        if "online" not in only:  # brax.training SAC is the online workload's peer
-            pass
-        elif "brax" in problems:
-            add(
-                {
-                    "workload": "peer",
-                    "peer": "brax.training",
-                    "algo": "sac",
-                    "net": net,
-                    "status": "not available: " + problems["brax"],
-                }
+            jobs.append(
+                ({"workload": "env", "num_envs": n}, functools.partial(env_record, n, preset, env))
             )
-        else:
-            add(brax_record(preset))
+    if "learner" in only:
+        for net in list(preset.nets)[1:]:
+            counts = preset.runs if net in preset.sweep_nets else preset.runs[:1]
+            for name in (n for n in preset.learners if n in CORE_LEARNERS):
+                for runs in counts:
+                    learner_job(name, net, runs)
+    if "o2o" in only:
+        for runs in preset.o2o_runs:
+            head = {"workload": "o2o_compile", "algo": "iql", "runs": runs}
+            jobs.append(
+                (head, functools.partial(o2o_compile_record, "iql", runs, preset, env, dataset))
+            )
+    if "buffer" in only:
+        jobs.append(({"workload": "buffer"}, functools.partial(buffer_records, preset, env)))
+
+    for head, job in jobs:
+        if deadline is not None and time.perf_counter() - t_start > deadline:
+            add({**head, "status": f"skipped: past the --deadline of {deadline:.0f} s"})
+            continue
+        out = job()
+        for rec in out if isinstance(out, list) else [out]:
+            add(rec)
     # The peak again at the end: on a shared machine it moves, and the larger one is used.
     info["peak_start"] = info["peak"]
     info["peak_end"] = matmul_peak(preset.matmul)
@@ -1261,6 +1313,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--learners", default="", help=f"subset of the learner rows {list(LEARNERS)}")
     p.add_argument("--no-peers", action="store_true", help="skip the peers (no venvs needed)")
+    p.add_argument(
+        "--peers", default="d3rlpy,brax", help="peers to run (d3rlpy, brax); others get a row"
+    )
+    p.add_argument(
+        "--deadline",
+        type=float,
+        default=None,
+        help="seconds after which jobs not yet started are recorded as skipped (a leased GPU)",
+    )
     p.add_argument("--out", default=str(ROOT / "docs/BENCHMARKS.md"), help="Markdown report")
     p.add_argument("--figure", default=str(ROOT / "docs/benchmarks_runs.png"))
     p.add_argument("--json", default="", help="also write the raw records here")
@@ -1288,8 +1349,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         records, info = saved["records"], saved["info"]
         command = info.get("command", command)
     else:
+        peer_names = [x.strip() for x in args.peers.split(",") if x.strip()]
+        bad = sorted(set(peer_names) - {"d3rlpy", "brax"})
+        if bad:
+            p.error(f"unknown peer(s) {bad}; allowed: ['d3rlpy', 'brax']")
+
+        def save(records, info):  # after every record: a killed run keeps what it measured
+            if args.json:
+                payload = {"info": {**info, "command": command.strip()}, "records": records}
+                Path(args.json).write_text(json.dumps(payload, indent=1, default=str))
+
         records, info = run_benchmark(
-            preset, only, peers=not args.no_peers, preset_name=args.preset
+            preset,
+            only,
+            peers=not args.no_peers,
+            preset_name=args.preset,
+            deadline=args.deadline,
+            peer_names=peer_names,
+            on_record=save,
         )
     out = Path(args.out)
     figure = Path(args.figure)
@@ -1300,7 +1377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_report(records, info, info["command"], info.get("preset", args.preset), out, notes, rel)
     if args.json:
         Path(args.json).write_text(json.dumps({"info": info, "records": records}, indent=1))
-    print(f"[benchmark] wrote {out} in {info['seconds']:.0f} s")
+    print(f"[benchmark] wrote {out} in {info.get('seconds', 0):.0f} s")
     return 0
 
 

@@ -93,11 +93,13 @@ def test_table_columns_and_ratios(records, tmp_path):
     lines = bench.learner_table(recs)
     assert lines[0] == "| " + " | ".join(bench.LEARNER_COLUMNS) + " |"
     assert len(lines) == 2 + 3
-    cells = [c.strip() for c in lines[2].strip("|").split("|")]
+    # Rows follow the order of `LEARNERS` (td3bc before iql), then network and run count.
+    assert "not available" in lines[2]
+    cells = [c.strip() for c in lines[3].strip("|").split("|")]
     assert len(cells) == len(bench.LEARNER_COLUMNS)
     assert cells[bench.LEARNER_COLUMNS.index("vs d3rlpy")] == "4.00×"
     assert cells[bench.LEARNER_COLUMNS.index("× 1 run")] == "1.00"
-    assert "not available" in lines[4]
+    assert lines[4].startswith("| iql | 2x16 | 2 |")
     info = {
         "date": "d",
         "cpu": "c",
@@ -125,3 +127,26 @@ def test_o2o_recipes_time_the_algorithms_they_name():
     assert (wsrl.algo, wsrl.utd, wsrl.batch_size, wsrl.retention) == ("wsrl", 4, 256, "none")
     assert wsrl.agent_config().num_critics == 10
     assert wsrl.agent_config().online_actor_update == "full"
+
+
+def test_deadline_records_the_jobs_it_did_not_start(tmp_path):
+    """Past `--deadline` every job still gets its row (status "skipped"), in the order of
+    importance, and the driver's callback sees each record as it is made (the JSON is saved
+    after every record, so a run killed on a leased GPU keeps what it measured)."""
+    seen = []
+    records, _ = bench.run_benchmark(
+        TINY,
+        only=("learner", "online"),
+        peers=False,
+        log=lambda _: None,
+        deadline=0.0,
+        on_record=lambda recs, info: seen.append(len(recs)),
+    )
+    assert seen == list(range(1, len(records) + 1))
+    assert all(r["status"].startswith("skipped: past the --deadline") for r in records)
+    learner = [(r["algo"], r["runs"]) for r in records if r["workload"] == "learner"]
+    # Every learner row at `extra_runs` first; the tiny preset has no further counts.
+    assert learner == [(n, k) for n in TINY.learners for k in TINY.extra_runs]
+    assert [r["workload"] for r in records][-1] == "online"
+    lines = bench.learner_table(records)
+    assert len(lines) == 2 + len(learner) and "skipped" in lines[2]

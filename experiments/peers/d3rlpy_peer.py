@@ -22,6 +22,7 @@ def main() -> None:
     rows, obs_dim, act_dim = args.get("rows", 100_000), args["obs_dim"], args["action_dim"]
     rng = np.random.default_rng(0)
     timeouts = (np.arange(rows) % 1000 == 999).astype(np.float32)
+    timeouts[-1] = 1.0  # d3rlpy needs at least one episode end (small test datasets)
     dataset = d3rlpy.dataset.MDPDataset(
         observations=rng.normal(size=(rows, obs_dim)).astype(np.float32),
         actions=rng.uniform(-1, 1, (rows, act_dim)).astype(np.float32),
