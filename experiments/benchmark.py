@@ -235,6 +235,13 @@ def _flops(compiled) -> float:
     return float((ca or {}).get("flops", 0.0))
 
 
+def _lowered_flops(lowered) -> float:
+    """FLOPs of a lowered program: XLA's analysis of the unoptimised HLO, or, where the backend
+    gives none for it (the CUDA backend, seen on an H200 with jax 0.11.2), of the compiled one."""
+    flops = _flops(lowered)
+    return flops if flops > 0 else _flops(lowered.compile())
+
+
 def _memory_bytes(compiled) -> int:
     """Device bytes the program holds at once: arguments + outputs + temporaries − aliased."""
     try:
@@ -392,7 +399,52 @@ def update_flops(agent, config: TrainConfig, env, dataset, runs: int, utd: int) 
         )
         with _unrolled_scans():
             lowered = jax.jit(jax.vmap(agent.update_utd)).lower(template, batches, key_t)
-    return _flops(lowered) / (runs * utd)
+    return _lowered_flops(lowered) / (runs * utd)
+
+
+def _learner_setup(name: str, dims: tuple[int, ...], runs: int, preset: Preset, spec):
+    """(config, agent, UTD) of learner row `name` at one network size and run count."""
+    algo, overrides, utd = LEARNERS[name]
+    acfg = _with_dims(algo, dims, overrides)
+    config = TrainConfig(
+        algo=algo,
+        agent=acfg,
+        seeds=tuple(range(runs)),
+        batch_size=preset.batch,
+        chunk_length=max(1, preset.steps // utd // HEAVY_LEARNERS.get(name, 1)),
+        online_steps=1,
+        buffer_capacity=1,
+    )
+    return config, make_agent(algo, acfg, spec), utd
+
+
+def recount_flops(records: list[dict[str, Any]], preset: Preset, peak: float) -> int:
+    """Fills the FLOPs of learner records that have none (a run whose backend counted none),
+    counting them here with the same programs; FLOPs per update and run depend on neither the
+    device nor the number of runs. Returns how many records were filled."""
+    spec = make_env("halfcheetah").spec
+    env = learner_env(spec)
+    datasets: dict[bool, Any] = {}
+    counted: dict[tuple[str, str], float] = {}
+    filled = 0
+    for r in records:
+        if r["workload"] != "learner" or r["status"] != "ok" or r["flops_per_update"] > 0:
+            continue
+        key = (r["algo"], r["net"])
+        if key not in counted:
+            dims = preset.nets[r["net"]]
+            config, agent, utd = _learner_setup(r["algo"], dims, 1, preset, spec)
+            nxt = uses_next_action(config)
+            if nxt not in datasets:
+                datasets[nxt] = synthetic_dataset(
+                    preset.dataset_rows, spec.obs_dim, spec.action_dim, next_actions=nxt
+                )
+            counted[key] = update_flops(agent, config, env, datasets[nxt], 1, utd)
+        r["flops_per_update"] = counted[key]
+        r["flops_per_s"] = counted[key] * r["updates_per_s"]
+        r["peak_fraction"] = r["flops_per_s"] / peak
+        filled += 1
+    return filled
 
 
 def learner_record(
@@ -406,23 +458,14 @@ def learner_record(
     peak: float,
 ) -> dict[str, Any]:
     """Times the learner scan of row `name` at one size and run count."""
-    algo, overrides, utd = LEARNERS[name]
     base = {"workload": "learner", "algo": name, "net": net, "runs": runs, "batch": preset.batch}
-    if algo not in AGENTS:
-        return {**base, "status": f"not available: {algo!r} is not in jaxrl.agents.registry"}
-    acfg = _with_dims(algo, dims, overrides)
-    # Calls of `update_utd` per chunk.
-    steps = max(1, preset.steps // utd // HEAVY_LEARNERS.get(name, 1))
-    config = TrainConfig(
-        algo=algo,
-        agent=acfg,
-        seeds=tuple(range(runs)),
-        batch_size=preset.batch,
-        chunk_length=steps,
-        online_steps=1,
-        buffer_capacity=1,
-    )
-    agent = make_agent(algo, acfg, env.spec)
+    if LEARNERS[name][0] not in AGENTS:
+        return {
+            **base,
+            "status": f"not available: {LEARNERS[name][0]!r} is not in jaxrl.agents.registry",
+        }
+    config, agent, utd = _learner_setup(name, dims, runs, preset, env.spec)
+    steps = config.chunk_length  # calls of `update_utd` per chunk
     if uses_next_action(config):
         dataset = synthetic_dataset(
             preset.dataset_rows, env.spec.obs_dim, env.spec.action_dim, next_actions=True
@@ -973,7 +1016,10 @@ def verdicts(records: list[dict[str, Any]], preset_name: str) -> list[tuple[str,
         if rl:
             best = max(rl, key=lambda r: r["peak_fraction"])
             f = best["peak_fraction"]
-            v = "met" if f >= 0.25 else f"missed by {0.25 / f:.1f}× ({100 * f:.1f}%)"
+            if f <= 0:
+                v = "not measured: no FLOPs counted"
+            else:
+                v = "met" if f >= 0.25 else f"missed by {0.25 / f:.1f}× ({100 * f:.1f}%)"
             out.append(
                 (
                     f"GPU: 10-critic step ≥ 25% of matmul peak (best: {best['runs']} runs)",
@@ -1014,11 +1060,15 @@ def write_report(
         "- jaxrl environment: "
         + ", ".join(f"{k} {v[k]}" for k in ("jax", "jaxlib", "flax", "optax", "brax", "numpy")),
     ]
+    for merged_command, added in info.get("merged", []):
+        lines.append(f"- merged with a later run ({added} rows added): `{merged_command}`")
+    if "flops_note" in info:
+        lines.append(f"- {info['flops_note']}")
     if "load_start" in info:
         load = max(info["load_start"], info.get("load_end", 0.0))
         lines.append(
             f"- 1-minute load average at start / end: {info['load_start']:.1f} / "
-            f"{info.get('load_end', float('nan')):.1f}"
+            + (f"{info['load_end']:.1f}" if "load_end" in info else "not recorded")
             + (
                 f" — **more than {info['cores']} cores' worth: the machine was shared, the "
                 "timings and verdicts below are not representative**"
@@ -1305,6 +1355,49 @@ def run_benchmark(
     return records, info
 
 
+def _record_key(r: dict[str, Any]) -> tuple:
+    return (
+        r["workload"],
+        r.get("peer"),
+        r.get("algo"),
+        r.get("net"),
+        r.get("runs"),
+        r.get("num_envs"),
+    )
+
+
+def merge_saved(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Records and info of saved runs: the first file's, plus each later file's measured rows
+    that the earlier ones did not measure (two calls on one leased GPU, say). Learner rows
+    without FLOPs (the run's backend counted none) get them counted here."""
+    records: list[dict[str, Any]] = []
+    info: dict[str, Any] = {}
+    for path in paths:
+        saved = json.loads(path.read_text())
+        if not info:
+            info, records = saved["info"], saved["records"]
+            continue
+        where = {_record_key(r): i for i, r in enumerate(records)}
+        added = 0
+        for r in saved["records"]:
+            i = where.get(_record_key(r))
+            if r["status"] != "ok" or (i is not None and records[i]["status"] == "ok"):
+                continue
+            if i is None:
+                records.append(r)
+            else:
+                records[i] = r
+            added += 1
+        info.setdefault("merged", []).append([saved["info"].get("command", str(path)), added])
+    filled = recount_flops(records, PRESETS[info.get("preset", "cpu")], info["peak"])
+    if filled:
+        info["flops_note"] = (
+            f"FLOPs of {filled} learner row(s) were counted when the report was rendered "
+            f"(jax {jax.__version__} on {jax.default_backend()}): the run's backend counted none"
+        )
+    return records, info
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
@@ -1327,7 +1420,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", default="", help="also write the raw records here")
     p.add_argument("--notes", default="", help="a Markdown file appended as the Notes section")
     p.add_argument(
-        "--from-json", default="", help="re-render the report from a --json file; runs nothing"
+        "--from-json",
+        default="",
+        help="re-render the report from --json files (comma-separated: later files add the rows "
+        "the earlier ones lack); runs nothing but a FLOP count where a run recorded none",
     )
     args = p.parse_args(argv)
     only = [w.strip() for w in args.only.split(",") if w.strip()]
@@ -1345,8 +1441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.error(f"unknown learner row(s) {bad}; allowed: {list(LEARNERS)}")
         preset = dataclasses.replace(preset, learners=rows)
     if args.from_json:
-        saved = json.loads(Path(args.from_json).read_text())
-        records, info = saved["records"], saved["info"]
+        records, info = merge_saved([Path(f) for f in args.from_json.split(",") if f.strip()])
         command = info.get("command", command)
     else:
         peer_names = [x.strip() for x in args.peers.split(",") if x.strip()]

@@ -150,3 +150,27 @@ def test_deadline_records_the_jobs_it_did_not_start(tmp_path):
     assert [r["workload"] for r in records][-1] == "online"
     lines = bench.learner_table(records)
     assert len(lines) == 2 + len(learner) and "skipped" in lines[2]
+
+
+def test_merged_runs_keep_the_first_measurement_and_recount_missing_flops(records, tmp_path):
+    """`--from-json a,b`: b adds only the rows a did not measure; a learner row saved without
+    FLOPs (the CUDA backend counted none) gets the count this machine makes of the same program,
+    which equals the count made during the run."""
+    import json
+
+    one, two = records
+    info = {"preset": "tiny", "peak": 1e9, "command": "first"}
+    blank = {**one, "flops_per_update": 0.0, "flops_per_s": 0.0, "peak_fraction": 0.0}
+    skipped = {**{k: two[k] for k in ("workload", "algo", "net", "runs")}, "status": "skipped"}
+    (tmp_path / "a.json").write_text(json.dumps({"info": info, "records": [blank, skipped]}))
+    again = {**one, "updates_per_s": 1.0}  # measured in both: the first file's row stays
+    later = {"info": {**info, "command": "second"}, "records": [again, two]}
+    (tmp_path / "b.json").write_text(json.dumps(later))
+    merged, minfo = bench.merge_saved([tmp_path / "a.json", tmp_path / "b.json"])
+    assert [r["runs"] for r in merged] == [1, 2]
+    assert merged[0]["updates_per_s"] == one["updates_per_s"]
+    assert merged[1] == two
+    assert merged[0]["flops_per_update"] == pytest.approx(one["flops_per_update"], rel=1e-6)
+    assert merged[0]["flops_per_s"] == pytest.approx(one["flops_per_update"] * one["updates_per_s"])
+    assert minfo["merged"] == [["second", 1]]
+    assert "FLOPs of 1 learner row(s)" in minfo["flops_note"]
