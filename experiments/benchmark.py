@@ -1287,24 +1287,30 @@ def run_benchmark(
     if peers and "peers" in only:
         problems = ensure_peers([p for p in ("d3rlpy", "brax") if p in peer_names])
         net, dims = first_net, preset.nets[first_net]
+
+        def peer_job(peer: str, head: dict[str, Any], measure: Callable[[], dict[str, Any]]):
+            """The peer's measurement, or a row saying why it is not available."""
+            if peer not in peer_names:
+                why = "not available: not in --peers"
+            elif peer in problems:
+                why = "not available: " + problems[peer]
+            else:
+                jobs.append((head, measure))
+                return
+            jobs.append((head, lambda: {**head, "status": why}))
+
         for name in (n for n in D3RLPY_ALGOS if n in preset.learners):
-            head = {"workload": "peer", "peer": "d3rlpy", "algo": name, "net": net, "runs": 1}
-            if "d3rlpy" not in peer_names:
-                jobs.append((head, lambda h=head: {**h, "status": "not available: not in --peers"}))
-            elif "d3rlpy" in problems:
-                why = "not available: " + problems["d3rlpy"]
-                jobs.append((head, lambda h=head, w=why: {**h, "status": w}))
-            else:
-                jobs.append((head, functools.partial(d3rlpy_record, name, preset, dims, net)))
+            peer_job(
+                "d3rlpy",
+                {"workload": "peer", "peer": "d3rlpy", "algo": name, "net": net, "runs": 1},
+                functools.partial(d3rlpy_record, name, preset, dims, net),
+            )
         if "online" in only:  # brax.training SAC is the online workload's peer
-            head = {"workload": "peer", "peer": "brax.training", "algo": "sac", "net": net}
-            if "brax" not in peer_names:
-                jobs.append((head, lambda h=head: {**h, "status": "not available: not in --peers"}))
-            elif "brax" in problems:
-                why = "not available: " + problems["brax"]
-                jobs.append((head, lambda h=head, w=why: {**h, "status": w}))
-            else:
-                jobs.append((head, functools.partial(brax_record, preset)))
+            peer_job(
+                "brax",
+                {"workload": "peer", "peer": "brax.training", "algo": "sac", "net": net},
+                functools.partial(brax_record, preset),
+            )
     if "online" in only:
         jobs.append(
             (
