@@ -21,7 +21,9 @@ from jaxrl.ops import (
     polyak,
     reduce_ensemble,
     td_target,
+    temperature_leaf,
     temperature_loss,
+    temperature_value,
 )
 from jaxrl.ops.td import discounted_sum
 
@@ -126,6 +128,33 @@ def test_temperature_loss_gradient_signs_and_stop_gradient():
     low = jnp.array([2.0, 2.0])
     assert jax.grad(temperature_loss)(0.0, low, 0.0, "alpha") < 0
     assert jax.grad(temperature_loss)(0.0, low, 0.0, "log_alpha") < 0
+
+
+def test_softplus_temperature_wsrl_hand_values():
+    """WSRL's α = softplus(λ): the leaf inverts it, and the loss and its gradient by hand."""
+    for param in ("exp", "softplus"):
+        for alpha in (0.05, 1.0, 3.0):
+            leaf = temperature_leaf(alpha, param)
+            np.testing.assert_allclose(temperature_value(leaf, param), alpha, rtol=1e-6)
+    lam = temperature_leaf(2.0, "softplus")  # λ = log(e² − 1)
+    np.testing.assert_allclose(lam, math.log(math.expm1(2.0)), rtol=1e-6)
+    log_probs = jnp.array([-1.0, -3.0])  # Ĥ = 2, H_target = −3
+    np.testing.assert_allclose(
+        temperature_loss(lam, log_probs, -3.0, "alpha", "softplus"), 10.0, rtol=1e-6
+    )
+    # d/dλ softplus(λ)·5 = sigmoid(λ)·5, with sigmoid(λ) = 1 − e^{−α} = 1 − e^{−2}
+    np.testing.assert_allclose(
+        jax.grad(temperature_loss)(lam, log_probs, -3.0, "alpha", "softplus"),
+        5 * (1 - math.exp(-2.0)),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        temperature_loss(lam, log_probs, -3.0, "log_alpha", "softplus"),
+        5 * math.log(2.0),
+        rtol=1e-6,
+    )
+    with pytest.raises(ValueError, match="temperature_param"):
+        temperature_value(jnp.array(0.0), "relu")
 
 
 def test_temperature_loss_bad_form():

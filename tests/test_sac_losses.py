@@ -64,3 +64,43 @@ def test_sac_losses_match_numpy(name):
     np.testing.assert_allclose(
         float(m["temperature_loss"]), alpha * (-logp_pi.mean() - target_entropy), rtol=1e-5
     )
+
+
+def test_wsrl_temperature_is_softplus_on_next_state_entropy():
+    """WSRL's `sac.py`: α = softplus(λ), and the temperature loss α·(Ĥ − H_target) takes Ĥ
+    from fresh samples a' ~ π(·|s') of the actor before its step (the actor's own loss still
+    samples at s). Adam's first step moves λ by −lr·sign(∂L/∂λ)."""
+    from jaxrl.ops import temperature_leaf
+
+    overrides = dict(hidden_dims=(8,), critic_hidden_dims=(8,), num_critics=2, **SETTINGS["wsrl"])
+    overrides.update(temperature_param="softplus", entropy_from="next_obs", temp_lr=1e-3)
+    cfg = agent_config("sac", overrides)
+    agent = make_agent("sac", cfg, SPEC)
+    state = agent.init(jax.random.key(0))
+    np.testing.assert_allclose(jax.nn.softplus(state.params["temperature"]), 1.0, rtol=1e-6)
+    lam = temperature_leaf(0.3, "softplus")
+    state = state.replace(params={**state.params, "temperature": lam})
+    batch = _batch(16)
+    new, m = jax.jit(agent.update)(state, batch, jax.random.key(5))
+
+    actor = GaussianPolicy(2, (8,))
+    critic = QEnsemble(2, (8,))
+    _, actor_key = jax.random.split(jax.random.key(5))
+    actor_key, entropy_key = jax.random.split(actor_key)
+    a_pi, logp_pi = tanh_gaussian_sample(*actor.apply(state.params["actor"], batch.obs), actor_key)
+    q_pi = np.asarray(critic.apply(new.params["critic"], batch.obs, a_pi)).min(axis=0)
+    alpha = 0.3
+    np.testing.assert_allclose(float(m["alpha"]), alpha, rtol=1e-5)
+    np.testing.assert_allclose(
+        float(m["actor_loss"]), np.mean(alpha * np.asarray(logp_pi) - q_pi), rtol=1e-5, atol=1e-6
+    )
+    _, logp_next = tanh_gaussian_sample(
+        *actor.apply(state.params["actor"], batch.next_obs), entropy_key
+    )
+    gap = -float(np.mean(logp_next)) + 2.0  # Ĥ(s') − H_target, H_target = −|A|
+    np.testing.assert_allclose(float(m["temperature_loss"]), alpha * gap, rtol=1e-5)
+    # The entropy at s (the actor's samples) is not what the loss used.
+    assert abs(float(m["entropy"]) + 2.0 - gap) > 1e-3
+    np.testing.assert_allclose(
+        float(new.params["temperature"]), float(lam) - 1e-3 * np.sign(gap), rtol=1e-4
+    )

@@ -1,5 +1,7 @@
 """WSRL's hand-off: CQL offline, SAC online on the same state, with no recompilation."""
 
+import dataclasses
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -103,3 +105,50 @@ def test_conservative_term_reaches_only_a_random_critic_subset():
         assert 1 <= len(members) <= 2, per_critic
         chosen.append(frozenset(members))
     assert len(set(chosen)) > 1  # a fresh subset each step, not a fixed pair
+
+
+def test_pretraining_temperature_is_wsrls_sac_loss_on_next_states():
+    """WSRL's `cql.py` inherits SAC's temperature: α = softplus(λ), initially 1, and
+    α·(Ĥ − H_target) with Ĥ from n fresh samples per next state (the max-target backup's
+    repeat). Plain CQL keeps Cal-QL's −log α form on the actor's samples at s."""
+    from jaxrl.agents.cql.agent import make_cql
+    from jaxrl.networks import GaussianPolicy, tanh_gaussian_sample
+
+    cfg, agent = _agent()
+    assert (cfg.temperature_param, cfg.temperature_form, cfg.entropy_from) == (
+        "softplus",
+        "alpha",
+        "next_obs",
+    )
+    state = agent.init(jax.random.key(0))
+    batch = _batch()
+    new, m = jax.jit(agent.update)(state, batch, jax.random.key(3))
+    np.testing.assert_allclose(float(m["alpha"]), 1.0, rtol=1e-6)
+    # Keys: 6 of CQL, the conservative subset's, then the entropy sample's (the last).
+    entropy_key = jax.random.split(jax.random.key(3), 8)[-1]
+    actor = GaussianPolicy(
+        2, cfg.policy_hidden_dims, layer_norm=cfg.actor_layer_norm, std_mode=cfg.std_mode
+    )
+    n = cfg.cql_n_actions
+    next_obs = jnp.repeat(batch.next_obs[:, None], n, axis=1)
+    _, logp = tanh_gaussian_sample(*actor.apply(state.params["actor"], next_obs), entropy_key)
+    assert logp.shape == (batch.reward.shape[0], n)
+    gap = -float(np.mean(logp)) + 2.0  # H_target = −|A|
+    np.testing.assert_allclose(float(m["temperature_loss"]), gap, rtol=1e-5)
+    lr = cfg.policy_lr
+    np.testing.assert_allclose(
+        float(new.params["temperature"]),
+        float(state.params["temperature"]) - lr * np.sign(gap),
+        rtol=1e-5,
+    )
+    # The same networks under plain CQL's temperature: exp, −log α form, Ĥ at s.
+    plain = make_cql(
+        dataclasses.replace(
+            cfg, temperature_param="exp", temperature_form="log_alpha", entropy_from="obs"
+        ),
+        SPEC,
+    )
+    p_state = plain.init(jax.random.key(0))
+    assert float(p_state.params["temperature"]) == 0.0
+    _, pm = jax.jit(plain.update)(p_state, batch, jax.random.key(3))
+    np.testing.assert_allclose(float(pm["temperature_loss"]), 0.0, atol=1e-7)  # −log 1 · (…)

@@ -9,7 +9,15 @@ from jaxrl.ops.ensemble import (
     reduce_ensemble,
     subset_indices,
 )
-from jaxrl.ops.losses import awr_weights, expectile_loss, huber_loss, temperature_loss
+from jaxrl.ops.losses import (
+    TEMPERATURE_PARAMS,
+    awr_weights,
+    expectile_loss,
+    huber_loss,
+    temperature_leaf,
+    temperature_loss,
+    temperature_value,
+)
 from jaxrl.ops.neighbors import nearest_neighbor
 from jaxrl.ops.returns import mc_return_to_go, mc_return_to_go_np
 from jaxrl.ops.robust import (
@@ -56,5 +64,8 @@ __all__ = [
     "smoothed_target_action",
     "td_target",
     "temperature_loss",
+    "temperature_leaf",
+    "temperature_value",
+    "TEMPERATURE_PARAMS",
     "uncertainty_pseudo_target",
 ]

@@ -22,26 +22,53 @@ def awr_weights(
     return jax.lax.stop_gradient(jnp.minimum(jnp.exp(beta * advantage), max_weight))
 
 
+TEMPERATURE_PARAMS = ("exp", "softplus")
+
+
+def temperature_value(leaf: jax.Array, param: str = "exp") -> jax.Array:
+    """α from its learned leaf: exp(leaf) (SAC, RLPD, CQL) or softplus(leaf) (WSRL's
+    `GeqLagrangeMultiplier`, `wsrl/networks/lagrange.py`)."""
+    if param == "exp":
+        return jnp.exp(leaf)
+    if param == "softplus":
+        return jax.nn.softplus(leaf)
+    raise ValueError(f"temperature_param={param!r}; allowed: {list(TEMPERATURE_PARAMS)}")
+
+
+def temperature_leaf(alpha: float, param: str = "exp") -> jax.Array:
+    """The leaf whose `temperature_value` is `alpha` (the inverse, for initialisation)."""
+    alpha = jnp.asarray(alpha, jnp.float32)
+    if param == "exp":
+        return jnp.log(alpha)
+    if param == "softplus":
+        return jnp.log(jnp.expm1(alpha))
+    raise ValueError(f"temperature_param={param!r}; allowed: {list(TEMPERATURE_PARAMS)}")
+
+
 def temperature_loss(
-    log_alpha: jax.Array,
+    leaf: jax.Array,
     log_probs: jax.Array,
     target_entropy: float | jax.Array,
     form: str = "alpha",
+    param: str = "exp",
 ) -> jax.Array:
     """SAC entropy-temperature loss.
 
     Args:
-      log_alpha: the learned scalar, α = exp(log_alpha).
-      log_probs: log π(ã|s) of fresh policy samples (gradient stopped here).
+      leaf: the learned scalar; α = `temperature_value(leaf, param)`.
+      log_probs: log π(a|·) of fresh policy samples (gradient stopped here); WSRL takes them
+        at the next states, the others at the batch states.
       target_entropy: H_target (e.g. −|A| or −|A|/2).
       form: "alpha" gives α · (Ĥ − H_target) (RLPD, WSRL); "log_alpha" gives
         −log α · mean(log π + H_target) (Cal-QL, CORL). Both push α down when the entropy
         is above target.
+      param: "exp" or "softplus", see `temperature_value`.
     """
     log_probs = jax.lax.stop_gradient(log_probs)
     if form == "alpha":
-        return jnp.exp(log_alpha) * (-jnp.mean(log_probs) - target_entropy)
+        return temperature_value(leaf, param) * (-jnp.mean(log_probs) - target_entropy)
     if form == "log_alpha":
+        log_alpha = leaf if param == "exp" else jnp.log(temperature_value(leaf, param))
         return -log_alpha * jnp.mean(log_probs + target_entropy)
     raise ValueError(f"temperature loss form={form!r}; allowed: 'alpha', 'log_alpha'")
 

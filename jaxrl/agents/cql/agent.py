@@ -16,12 +16,15 @@ from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams
 from jaxrl.agents.cql.config import CalQLConfig, CQLConfig
 from jaxrl.networks import GaussianPolicy, QEnsemble, tanh_gaussian_sample
 from jaxrl.ops import (
+    TEMPERATURE_PARAMS,
     cql_gap,
     polyak,
     reduce_ensemble,
     subset_indices,
     td_target,
+    temperature_leaf,
     temperature_loss,
+    temperature_value,
 )
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
@@ -42,6 +45,16 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
     )
     target_entropy = -config.target_entropy_scale * spec.action_dim
     n = config.cql_n_actions
+    param = config.temperature_param
+    if param not in TEMPERATURE_PARAMS:
+        raise ValueError(f"temperature_param={param!r}; allowed: {list(TEMPERATURE_PARAMS)}")
+    if config.temperature_form not in ("alpha", "log_alpha"):
+        raise ValueError(
+            f"temperature_form={config.temperature_form!r}; allowed: 'alpha', 'log_alpha'"
+        )
+    if config.entropy_from not in ("obs", "next_obs"):
+        raise ValueError(f"entropy_from={config.entropy_from!r}; allowed: 'obs', 'next_obs'")
+    next_entropy = config.entropy_from == "next_obs"
     txs = {
         "actor": adam(config.policy_lr),
         "critic": adam(config.q_lr),
@@ -58,7 +71,8 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
         params = {
             "actor": actor.init(k_actor, obs),
             "critic": critic.init(k_critic, obs, act),
-            "temperature": jnp.zeros((), jnp.float32),
+            # α = 1 at initialisation (the leaf is exactly 0 under exp).
+            "temperature": temperature_leaf(1.0, param),
         }
         if config.lagrange:
             params["cql_alpha"] = jnp.ones((), jnp.float32)  # log α', initialised to 1.0
@@ -99,8 +113,9 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
     def update(state: AgentState, batch: Transition, key: jax.Array):
         hp = state.hparams
         params = state.params
-        keys = jax.random.split(key, 7 if config.cql_subset else 6)
-        alpha = jnp.exp(params["temperature"])
+        # Keys 0–5 always; then the conservative subset's and the entropy sample's, when used.
+        keys = jax.random.split(key, 6 + int(config.cql_subset) + int(next_entropy))
+        alpha = temperature_value(params["temperature"], param)
         batch_size = batch.reward.shape[0]
 
         # Target: max over n next actions of the (subset-)min target critics.
@@ -177,8 +192,13 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
             return jnp.mean(alpha * logp - q_pi), logp
 
         (a_loss, logp), a_grads = jax.value_and_grad(actor_loss, has_aux=True)(params["actor"])
+        if next_entropy:  # fresh a' ~ π(·|s'), n per state with the max-target backup
+            next_obs = repeat(batch.next_obs) if config.max_target_backup else batch.next_obs
+            t_logp = policy(params["actor"], next_obs, keys[-1])[1]
+        else:
+            t_logp = logp
         t_loss, t_grad = jax.value_and_grad(temperature_loss)(
-            params["temperature"], logp, target_entropy, "log_alpha"
+            params["temperature"], t_logp, target_entropy, config.temperature_form, param
         )
         grads = {"critic": q_grads, "actor": a_grads, "temperature": t_grad}
         if config.lagrange:

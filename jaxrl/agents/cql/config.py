@@ -34,11 +34,18 @@ class CQLConfig:
     cql_temp: float = 1.0  # temperature T of the logsumexp
     clip_diff_min: float = -math.inf  # clip of the per-example gap
     clip_diff_max: float = math.inf
-    policy_lr: float = 1e-4  # Adam learning rate of the actor and of log α
+    policy_lr: float = 1e-4  # Adam learning rate of the actor and of the temperature leaf
     q_lr: float = 3e-4  # Adam learning rate of the critics
     discount: float = 0.99  # γ
     tau: float = 5e-3  # Polyak rate of the target critics
     target_entropy_scale: float = 1.0  # H_target = −scale·|A|
+    temperature_param: str = "exp"  # static: α = exp(leaf), or softplus(leaf) (WSRL)
+    # static: "log_alpha" is −log α·mean(log π + H_target) (Cal-QL's `conservative_sac.py`);
+    # "alpha" is SAC's α·(Ĥ − H_target), which WSRL's `cql.py` inherits from its `sac.py`
+    temperature_form: str = "log_alpha"
+    # static: Ĥ of the temperature loss from the actor step's samples at s ("obs"), or from
+    # fresh samples at s' ("next_obs", WSRL: n of them per state under max_target_backup)
+    entropy_from: str = "obs"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,15 @@ import jax.numpy as jnp
 from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams, identity_switch
 from jaxrl.agents.sac.config import SACConfig
 from jaxrl.networks import GaussianPolicy, QEnsemble, tanh_gaussian_sample
-from jaxrl.ops import polyak, reduce_ensemble, td_target, temperature_loss
+from jaxrl.ops import (
+    TEMPERATURE_PARAMS,
+    polyak,
+    reduce_ensemble,
+    td_target,
+    temperature_leaf,
+    temperature_loss,
+    temperature_value,
+)
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
 
@@ -21,6 +29,13 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
     """Builds SAC for `spec`. See `SACConfig` for the RLPD and WSRL settings."""
     if config.actor_update not in ("last", "full"):
         raise ValueError(f"actor_update={config.actor_update!r}; allowed: 'last', 'full'")
+    if config.temperature_param not in TEMPERATURE_PARAMS:
+        raise ValueError(
+            f"temperature_param={config.temperature_param!r}; allowed: {list(TEMPERATURE_PARAMS)}"
+        )
+    if config.entropy_from not in ("obs", "next_obs"):
+        raise ValueError(f"entropy_from={config.entropy_from!r}; allowed: 'obs', 'next_obs'")
+    param = config.temperature_param
     critic = QEnsemble(config.num_critics, config.critic_hidden_dims, config.critic_layer_norm)
     actor = GaussianPolicy(spec.action_dim, config.hidden_dims, config.actor_layer_norm)
     target_entropy = -config.target_entropy_scale * spec.action_dim
@@ -37,7 +52,7 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
         params = {
             "actor": actor.init(k_actor, obs),
             "critic": critic.init(k_critic, obs, act),
-            "temperature": jnp.log(jnp.asarray(config.init_temperature, jnp.float32)),
+            "temperature": temperature_leaf(config.init_temperature, param),
         }
         return AgentState(
             params=params,
@@ -56,7 +71,7 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
     def critic_step(state: AgentState, batch: Transition, key: jax.Array):
         hp = state.hparams
         next_key, subset_key = jax.random.split(key)
-        alpha = jnp.exp(state.params["temperature"])
+        alpha = temperature_value(state.params["temperature"], param)
         mean, log_std = actor.apply(state.params["actor"], batch.next_obs)
         next_action, next_logp = tanh_gaussian_sample(mean, log_std, next_key)
         q_next = critic.apply(state.target_params["critic"], batch.next_obs, next_action)
@@ -84,8 +99,10 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
         return state, {"critic_loss": loss, "q_mean": jnp.mean(q), "target_mean": jnp.mean(y)}
 
     def actor_step(state: AgentState, batch: Transition, key: jax.Array):
-        log_alpha = state.params["temperature"]
-        alpha = jnp.exp(log_alpha)
+        leaf = state.params["temperature"]
+        alpha = temperature_value(leaf, param)
+        if config.entropy_from == "next_obs":
+            key, entropy_key = jax.random.split(key)
 
         def loss_fn(ap):
             mean, log_std = actor.apply(ap, batch.obs)
@@ -98,10 +115,15 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
         ap, a_opt = apply_grads(
             txs["actor"], state.params["actor"], state.opt_states["actor"], grads
         )
-        t_loss, t_grad = jax.value_and_grad(temperature_loss)(log_alpha, logp, target_entropy)
-        la, t_opt = apply_grads(
-            txs["temperature"], log_alpha, state.opt_states["temperature"], t_grad
+        if config.entropy_from == "next_obs":  # fresh a' ~ π(·|s') of the pre-step actor
+            mean, log_std = actor.apply(state.params["actor"], batch.next_obs)
+            t_logp = tanh_gaussian_sample(mean, log_std, entropy_key)[1]
+        else:
+            t_logp = logp
+        t_loss, t_grad = jax.value_and_grad(temperature_loss)(
+            leaf, t_logp, target_entropy, "alpha", param
         )
+        la, t_opt = apply_grads(txs["temperature"], leaf, state.opt_states["temperature"], t_grad)
         state = state.replace(
             params={**state.params, "actor": ap, "temperature": la},
             opt_states={**state.opt_states, "actor": a_opt, "temperature": t_opt},

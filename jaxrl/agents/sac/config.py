@@ -13,7 +13,8 @@ class SACConfig:
     subset_size=2, subset_replace=False, actor_reduction="mean", target_entropy_scale=0.5,
     actor_update="last", UTD 20 (set in the training config).
     WSRL: num_critics=10, LayerNorm on both, subset_replace=True, actor_reduction="min",
-    backup_entropy=False, actor_lr=1e-4, temp_lr=1e-4, actor_update="full", UTD 4, batch 1024.
+    backup_entropy=False, actor_lr=1e-4, temp_lr=1e-4, actor_update="full", UTD 4, batch 1024,
+    temperature_param="softplus", entropy_from="next_obs".
     """
 
     hidden_dims: tuple[int, ...] = (256, 256)  # static: actor MLP
@@ -30,9 +31,13 @@ class SACConfig:
         "last"  # static: with UTD > 1 the actor trains on the "last" slice or the "full" batch
     )
     init_temperature: float = 1.0  # α at initialisation
+    temperature_param: str = "exp"  # static: α = exp(leaf), or softplus(leaf) (WSRL)
+    # static: the temperature loss's entropy Ĥ from the actor step's samples at the batch
+    # states ("obs"), or from fresh samples at the next states ("next_obs", WSRL's `sac.py`)
+    entropy_from: str = "obs"
     target_entropy_scale: float = 1.0  # H_target = −scale·|A| (RLPD uses 0.5)
     actor_lr: float = 3e-4  # Adam learning rate of the actor
     critic_lr: float = 3e-4  # Adam learning rate of the critics
-    temp_lr: float = 3e-4  # Adam learning rate of log α
+    temp_lr: float = 3e-4  # Adam learning rate of the temperature leaf
     discount: float = 0.99  # γ
     tau: float = 0.005  # Polyak rate of the target critics

@@ -35,6 +35,8 @@ def online_sac_config(config: WSRLConfig) -> SACConfig:
         backup_entropy=config.online_backup_entropy,
         actor_update=config.online_actor_update,
         target_entropy_scale=config.target_entropy_scale,
+        temperature_param=config.temperature_param,
+        entropy_from=config.entropy_from,
         # Learning rates, γ and τ are read from the carried-over state, not from here.
         discount=config.discount,
         tau=config.tau,

@@ -32,6 +32,12 @@ class WSRLConfig(CQLConfig):
     subset_size: int = 2
     subset_replace: bool = True
     cql_subset: bool = True
+    # WSRL's temperature in both phases: α = softplus(λ) (`GeqLagrangeMultiplier`, initial
+    # value 1), loss α·(Ĥ − H_target) with Ĥ from fresh samples at the next states
+    # (`wsrl/agents/sac.py`, inherited by `cql.py`).
+    temperature_param: str = "softplus"
+    temperature_form: str = "alpha"
+    entropy_from: str = "next_obs"
     online_backup_entropy: bool = False  # static: entropy term in the online SAC target
     online_actor_reduction: str = "min"  # static: "min" (WSRL) or "mean" over critics online
     online_actor_update: str = "full"  # static: online actor step on the "full" UTD batch
