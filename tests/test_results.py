@@ -43,11 +43,20 @@ def test_table_and_claims_from_summaries():
     table = results.markdown_table(list(rows.values()))
     assert "| calql | 2 | 50.0 ± 0.0 | 80.0 ± 14.1 | 80.0 [" in table
     assert table.count("\n") == 2 + 3
+    # Online gain: final minus the score at the switch (RLPD from its untrained policy's 0).
+    assert rows["cql"]["gain"] == 5.0 and rows["rlpd"]["gain"] == 95.0
+    assert "| 35.0 | +5.0 | 100 + 100 |" in table
     claims = " ".join(results.claims(list(rows.values())))
     assert "Cal-QL avoids CQL's dip after the switch: holds (dip CQL -20.0, Cal-QL -1.0)" in claims
     assert "ReBRAC strongest offline: not tested" in claims
     assert "top 3: rlpd (85.0), calql (65.0), cql (35.0)" in claims
     assert "fine-tune fastest (highest online AUC): not tested (no wsrl run)" in claims
+    assert "top 3: rlpd (+95.0), calql (+30.0), cql (+5.0)" in claims
+    summaries["wsrl"] = _summary([80, 80], [81, 79], [0, 0], [20, 20])
+    claims = " ".join(results.claims(results.table_rows(summaries)))
+    assert "(highest online AUC): does not fully hold here; top 3: rlpd (85.0), calql" in claims
+    assert "switch): holds for RLPD only; top 3: rlpd (+95.0), calql (+30.0)" in claims
+    del summaries["wsrl"]
     # Without a CQL dip there is nothing for Cal-QL to avoid.
     summaries["cql"] = _summary([50, 60], [60, 70], [2, 4], [55, 65])
     claims = " ".join(results.claims(results.table_rows(summaries)))
