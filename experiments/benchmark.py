@@ -4,7 +4,7 @@ Workloads (each a list of result records, written to docs/BENCHMARKS.md and a JS
 - learner: a `lax.scan` of K updates sampled from a device dataset (`make_offline_chunk`), for
   every algorithm in the registry (TD3+BC and AWAC rows say "not available" until they are
   registered) plus the RLPD critic step (SAC, 10 LayerNorm critics, 2-of-10 target, UTD 20
-  through `update_utd`), vmapped over 1, 2, 4, 8 runs (CPU) or 1, 16, 64, 256 (GPU);
+  through `update_utd`), vmapped over 1, 2, 4, 8 runs (CPU) or 1, 8, 64, 256 (GPU);
 - online: SAC on Brax halfcheetah through `make_online_chunk` (env steps/s and updates/s);
 - o2o: one offline→online step of the RLPD recipe (UTD 20, 50/50 batches, 10 critics) and of the
   WSRL recipe (UTD 4, batch 1024), and the compile time of the whole offline→online program
