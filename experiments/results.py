@@ -190,16 +190,9 @@ def claims(rows: list[dict]) -> list[str]:
     ranked = sorted(rows, key=lambda r: -r["gain"])
     top = ", ".join(f"{r['algo']} ({r['gain']:+.1f})" for r in ranked[:3])
     if not absent:
-        verdict = (
-            "holds"
-            if {"rlpd", "wsrl"} <= {r["algo"] for r in ranked[:3]}
-            else (
-                "holds for RLPD only"
-                if "rlpd" in {r["algo"] for r in ranked[:3]}
-                else "holds for WSRL only"
-                if "wsrl" in {r["algo"] for r in ranked[:3]}
-                else "does not hold here"
-            )
+        hits = sorted({"rlpd", "wsrl"} & {r["algo"] for r in ranked[:3]})
+        verdict = {0: "does not hold here", 2: "holds"}.get(len(hits)) or (
+            f"holds for {hits[0].upper()} only"
         )
     out.append(
         f"RLPD and WSRL fine-tune fastest (largest online gain, final minus the score at the "
