@@ -104,3 +104,16 @@ def test_wsrl_temperature_is_softplus_on_next_state_entropy():
     np.testing.assert_allclose(
         float(new.params["temperature"]), float(lam) - 1e-3 * np.sign(gap), rtol=1e-4
     )
+
+
+@pytest.mark.parametrize("algo", ["sac", "cql"])
+@pytest.mark.parametrize(
+    "field,value", [("temperature_param", "relu"), ("entropy_from", "next_state")]
+)
+def test_bad_temperature_option_names_the_allowed_values(algo, field, value):
+    """SAC and CQL (whose configs WSRL's phases fill in) reject an unknown static temperature
+    option at build time, naming the allowed values, before anything is traced."""
+    cfg = agent_config(algo, {field: value})
+    allowed = "'exp', 'softplus'" if field == "temperature_param" else "'obs', 'next_obs'"
+    with pytest.raises(ValueError, match=f"{field}={value!r}; allowed: \\[{allowed}\\]"):
+        make_agent(algo, cfg, SPEC)

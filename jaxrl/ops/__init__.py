@@ -10,8 +10,10 @@ from jaxrl.ops.ensemble import (
     subset_indices,
 )
 from jaxrl.ops.losses import (
+    ENTROPY_FROM,
     TEMPERATURE_PARAMS,
     awr_weights,
+    check_temperature_options,
     expectile_loss,
     huber_loss,
     temperature_leaf,
@@ -67,5 +69,7 @@ __all__ = [
     "temperature_leaf",
     "temperature_value",
     "TEMPERATURE_PARAMS",
+    "ENTROPY_FROM",
+    "check_temperature_options",
     "uncertainty_pseudo_target",
 ]

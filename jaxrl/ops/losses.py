@@ -23,6 +23,17 @@ def awr_weights(
 
 
 TEMPERATURE_PARAMS = ("exp", "softplus")
+ENTROPY_FROM = ("obs", "next_obs")
+
+
+def check_temperature_options(param: str, entropy_from: str) -> None:
+    """Raises a ValueError naming the allowed values of a config's static temperature
+    options: `temperature_param` (how α is read from its leaf) and `entropy_from` (where the
+    entropy estimate of the temperature loss is sampled)."""
+    if param not in TEMPERATURE_PARAMS:
+        raise ValueError(f"temperature_param={param!r}; allowed: {list(TEMPERATURE_PARAMS)}")
+    if entropy_from not in ENTROPY_FROM:
+        raise ValueError(f"entropy_from={entropy_from!r}; allowed: {list(ENTROPY_FROM)}")
 
 
 def temperature_value(leaf: jax.Array, param: str = "exp") -> jax.Array:

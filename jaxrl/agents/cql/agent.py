@@ -16,7 +16,7 @@ from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams
 from jaxrl.agents.cql.config import CalQLConfig, CQLConfig
 from jaxrl.networks import GaussianPolicy, QEnsemble, tanh_gaussian_sample
 from jaxrl.ops import (
-    TEMPERATURE_PARAMS,
+    check_temperature_options,
     cql_gap,
     polyak,
     reduce_ensemble,
@@ -46,14 +46,11 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
     target_entropy = -config.target_entropy_scale * spec.action_dim
     n = config.cql_n_actions
     param = config.temperature_param
-    if param not in TEMPERATURE_PARAMS:
-        raise ValueError(f"temperature_param={param!r}; allowed: {list(TEMPERATURE_PARAMS)}")
+    check_temperature_options(param, config.entropy_from)
     if config.temperature_form not in ("alpha", "log_alpha"):
         raise ValueError(
             f"temperature_form={config.temperature_form!r}; allowed: 'alpha', 'log_alpha'"
         )
-    if config.entropy_from not in ("obs", "next_obs"):
-        raise ValueError(f"entropy_from={config.entropy_from!r}; allowed: 'obs', 'next_obs'")
     next_entropy = config.entropy_from == "next_obs"
     txs = {
         "actor": adam(config.policy_lr),

@@ -13,7 +13,7 @@ from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams, 
 from jaxrl.agents.sac.config import SACConfig
 from jaxrl.networks import GaussianPolicy, QEnsemble, tanh_gaussian_sample
 from jaxrl.ops import (
-    TEMPERATURE_PARAMS,
+    check_temperature_options,
     polyak,
     reduce_ensemble,
     td_target,
@@ -29,12 +29,7 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
     """Builds SAC for `spec`. See `SACConfig` for the RLPD and WSRL settings."""
     if config.actor_update not in ("last", "full"):
         raise ValueError(f"actor_update={config.actor_update!r}; allowed: 'last', 'full'")
-    if config.temperature_param not in TEMPERATURE_PARAMS:
-        raise ValueError(
-            f"temperature_param={config.temperature_param!r}; allowed: {list(TEMPERATURE_PARAMS)}"
-        )
-    if config.entropy_from not in ("obs", "next_obs"):
-        raise ValueError(f"entropy_from={config.entropy_from!r}; allowed: 'obs', 'next_obs'")
+    check_temperature_options(config.temperature_param, config.entropy_from)
     param = config.temperature_param
     critic = QEnsemble(config.num_critics, config.critic_hidden_dims, config.critic_layer_norm)
     actor = GaussianPolicy(spec.action_dim, config.hidden_dims, config.actor_layer_norm)
