@@ -24,7 +24,9 @@ import dataclasses
 import datetime
 import importlib
 import json
+import os
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -211,23 +213,72 @@ def claims(rows: list[dict]) -> list[str]:
     return out
 
 
-def run_job(config, workdir: Path, fresh: bool, label: str = "") -> dict:
+LOCK_NAME = ".running"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def claim_job(workdir: Path) -> bool:
+    """Takes `workdir`'s lock for this process: False if a live process on this machine holds
+    it (so several `results.py` processes can share one job list without training the same job
+    twice in one directory); a lock left by a dead process is taken over."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    lock = workdir / LOCK_NAME
+    host = platform.node()
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = json.loads(lock.read_text())
+            except (OSError, ValueError):
+                owner = {}
+            if owner.get("host") == host and _alive(int(owner.get("pid", -1))):
+                return owner.get("pid") == os.getpid()
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump({"pid": os.getpid(), "host": host}, f)
+        return True
+    return False
+
+
+def release_job(workdir: Path) -> None:
+    (workdir / LOCK_NAME).unlink(missing_ok=True)
+
+
+def run_job(config, workdir: Path, fresh: bool, label: str = "") -> dict | None:
     """The summary of the job in `workdir`: read if it finished before (unless `fresh`, which
-    deletes the directory first), else trained now (resuming from a checkpoint if any)."""
+    deletes the directory first), else trained now (resuming from a checkpoint if any). None
+    if another live process is training it (see `claim_job`)."""
     from jaxrl.run import run
 
     done = workdir / "summary.json"
     if done.exists() and not fresh:
         return json.loads(done.read_text())
-    if fresh and workdir.exists():
-        import shutil
-
-        shutil.rmtree(workdir)
     label = label or str(workdir)
-    print(f"{label} …", flush=True)
-    t0 = time.time()
-    summary = run(config, workdir, progress=False)
-    print(f"{label}: {time.time() - t0:.0f} s", flush=True)
+    if not claim_job(workdir):
+        print(f"{label}: being trained by another process ({workdir / LOCK_NAME}); skipped")
+        return None
+    try:
+        if fresh:
+            for child in workdir.iterdir():
+                if child.name != LOCK_NAME:
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+        print(f"{label} …", flush=True)
+        t0 = time.time()
+        summary = run(config, workdir, progress=False)
+        print(f"{label}: {time.time() - t0:.0f} s", flush=True)
+    finally:
+        release_job(workdir)
     return summary
 
 
@@ -265,12 +316,16 @@ def main(argv=None) -> None:
                 missing.append(name)
                 continue
             config = job_config(name, dataset, preset, task)
-            summaries[name] = run_job(config, workdir, args.fresh, label=f"[{dataset}] {name}")
+            summary = run_job(config, workdir, args.fresh, label=f"[{dataset}] {name}")
+            if summary is None:
+                missing.append(name)
+            else:
+                summaries[name] = summary
         rows = table_rows(summaries)
         table = markdown_table(rows) if rows else "(no finished job)\n"
         notes = "\n".join(f"- {c}" for c in claims(rows))
         if missing:
-            notes += f"\n- Not run yet under this preset: {', '.join(missing)}."
+            notes += f"\n- Not finished yet under this preset: {', '.join(missing)}."
         print(f"\n{dataset} (normalized scores; {command})\n{table}\n{notes}\n", flush=True)
         sections.append(f"## {dataset}\n\n{table}\n{notes}\n")
 

@@ -89,7 +89,40 @@ def test_report_only_tabulates_finished_jobs_and_runs_nothing(tmp_path):
     assert "Hand-written analysis." in text
     assert text.index("Hand-written analysis.") < text.index("## halfcheetah-medium-v0")
     assert "| iql | 2 | 85.0 ± 7.1 | 90.0 ± 7.1 |" in text
-    assert "Not run yet under this preset: cql." in text
+    assert "Not finished yet under this preset: cql." in text
     assert "## hopper-medium-v0\n\n(no finished job)" in text
-    assert "Not run yet under this preset: iql, cql." in text
+    assert "Not finished yet under this preset: iql, cql." in text
     assert "top 3: ." not in text  # no claims about an empty table
+
+
+def test_a_job_locked_by_a_live_process_is_skipped_and_a_dead_ones_lock_taken_over(tmp_path):
+    """Two results processes over one job list must not train the same job in one directory:
+    the second skips a job whose lock names a live process on this machine, and takes over
+    a lock whose process has exited (a killed run)."""
+    import json
+    import platform
+    import subprocess
+    import sys
+
+    workdir = tmp_path / "iql"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        workdir.mkdir()
+        lock = workdir / results.LOCK_NAME
+        lock.write_text(json.dumps({"pid": sleeper.pid, "host": platform.node()}))
+        assert not results.claim_job(workdir)
+        # run_job returns None before it would import or train anything.
+        assert results.run_job(config=None, workdir=workdir, fresh=False) is None
+        assert json.loads(lock.read_text())["pid"] == sleeper.pid  # left alone
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert results.claim_job(workdir)  # its owner is gone: taken over
+    assert json.loads(lock.read_text())["pid"] == __import__("os").getpid()
+    assert results.claim_job(workdir)  # re-entrant for the owner
+    results.release_job(workdir)
+    assert not lock.exists()
+    # A finished job is read, whatever the lock says.
+    (workdir / "summary.json").write_text(json.dumps({"runs": []}))
+    lock.write_text(json.dumps({"pid": 1, "host": platform.node()}))
+    assert results.run_job(config=None, workdir=workdir, fresh=False) == {"runs": []}
