@@ -296,11 +296,13 @@ def matmul_peak(n: int, reps: int = 5) -> float:
     return 8 * 2 * n**3 / min(times)
 
 
+@functools.lru_cache(maxsize=4)
 def synthetic_dataset(
     rows: int, obs_dim: int, action_dim: int, seed: int = 0, next_actions: bool = False
 ):
     """A D4RL-layout random dataset in 1000-step episodes, with MC returns, on device
-    (and each row's next action when `next_actions`: ReBRAC's critic penalty reads it)."""
+    (and each row's next action when `next_actions`: ReBRAC's critic penalty reads it).
+    Cached: the learner rows and `recount_flops` share one copy per layout."""
     rng = np.random.default_rng(seed)
     obs = rng.normal(size=(rows + 1, obs_dim)).astype(np.float32)
     arrays = {
@@ -424,7 +426,6 @@ def recount_flops(records: list[dict[str, Any]], preset: Preset, peak: float) ->
     device nor the number of runs. Returns how many records were filled."""
     spec = make_env("halfcheetah").spec
     env = learner_env(spec)
-    datasets: dict[bool, Any] = {}
     counted: dict[tuple[str, str], float] = {}
     filled = 0
     for r in records:
@@ -434,12 +435,13 @@ def recount_flops(records: list[dict[str, Any]], preset: Preset, peak: float) ->
         if key not in counted:
             dims = preset.nets[r["net"]]
             config, agent, utd = _learner_setup(r["algo"], dims, 1, preset, spec)
-            nxt = uses_next_action(config)
-            if nxt not in datasets:
-                datasets[nxt] = synthetic_dataset(
-                    preset.dataset_rows, spec.obs_dim, spec.action_dim, next_actions=nxt
-                )
-            counted[key] = update_flops(agent, config, env, datasets[nxt], 1, utd)
+            dataset = synthetic_dataset(
+                preset.dataset_rows,
+                spec.obs_dim,
+                spec.action_dim,
+                next_actions=uses_next_action(config),
+            )
+            counted[key] = update_flops(agent, config, env, dataset, 1, utd)
         r["flops_per_update"] = counted[key]
         r["flops_per_s"] = counted[key] * r["updates_per_s"]
         r["peak_fraction"] = r["flops_per_s"] / peak
