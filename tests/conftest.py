@@ -1,4 +1,5 @@
-"""Shared test settings: key-reuse checking on, and one XLA compilation cache per session."""
+"""Shared test settings: key-reuse checking on, and one XLA compilation cache per session
+(per worker process under pytest-xdist)."""
 
 import os
 import tempfile
