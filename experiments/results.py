@@ -143,6 +143,31 @@ def table_rows(summaries: dict[str, dict]) -> list[dict]:
     return rows
 
 
+def references_note(summaries: dict[str, dict]) -> str:
+    """The normalization references the jobs of one dataset used (from its manifest), or a
+    warning naming the jobs when they differ: jobs run on different generations of a dataset
+    (a cache rebuilt at another commit) do not compare."""
+    refs: dict[tuple[float, float], list[str]] = {}
+    for name, s in summaries.items():
+        r = s.get("reference_returns") or {}
+        if "random" in r and "expert" in r:
+            refs.setdefault((round(r["random"], 1), round(r["expert"], 1)), []).append(name)
+    if not refs:
+        return ""
+    if len(refs) == 1:
+        ((rand, expert),) = refs
+        return f"Normalization references of every job: random {rand:,.1f}, expert {expert:,.1f}."
+    groups = "; ".join(
+        f"random {a:,.1f}, expert {b:,.1f}: {', '.join(sorted(names))}"
+        for (a, b), names in sorted(refs.items())
+    )
+    return (
+        f"**Warning: the jobs used different normalization references, i.e. different "
+        f"generations of the dataset, and do not compare** ({groups}). Rerun the odd ones "
+        "with --fresh on one cache."
+    )
+
+
 def markdown_table(rows: list[dict]) -> str:
     head = (
         "| algorithm | seeds | offline | fine-tuned | fine-tuned IQM [95% CI] | dip | online AUC "
@@ -323,7 +348,7 @@ def main(argv=None) -> None:
                 summaries[name] = summary
         rows = table_rows(summaries)
         table = markdown_table(rows) if rows else "(no finished job)\n"
-        notes = "\n".join(f"- {c}" for c in claims(rows))
+        notes = "\n".join(f"- {c}" for c in [references_note(summaries), *claims(rows)] if c)
         if missing:
             notes += f"\n- Not finished yet under this preset: {', '.join(missing)}."
         print(f"\n{dataset} (normalized scores; {command})\n{table}\n{notes}\n", flush=True)

@@ -126,3 +126,14 @@ def test_a_job_locked_by_a_live_process_is_skipped_and_a_dead_ones_lock_taken_ov
     (workdir / "summary.json").write_text(json.dumps({"runs": []}))
     lock.write_text(json.dumps({"pid": 1, "host": platform.node()}))
     assert results.run_job(config=None, workdir=workdir, fresh=False) == {"runs": []}
+
+
+def test_references_note_names_jobs_run_on_another_generation_of_the_dataset():
+    a = {**_summary([1], [2], [0], [1]), "reference_returns": {"random": 53.71, "expert": 1082.8}}
+    b = {**_summary([1], [2], [0], [1]), "reference_returns": {"random": 53.7, "expert": 1127.1}}
+    one = results.references_note({"iql": a, "cql": a})
+    assert one == "Normalization references of every job: random 53.7, expert 1,082.8."
+    mixed = results.references_note({"iql": a, "cql": b, "bc": a})
+    assert "different generations of the dataset" in mixed
+    assert "random 53.7, expert 1,082.8: bc, iql; random 53.7, expert 1,127.1: cql" in mixed
+    assert results.references_note({"iql": _summary([1], [2], [0], [1])}) == ""
