@@ -10,6 +10,7 @@ of a replay buffer whose rows encode (time, env) so that the ordering can be che
 from __future__ import annotations
 
 import json
+import re
 
 import jax
 import numpy as np
@@ -59,6 +60,7 @@ def write_record(root, seed: int = 0) -> None:
         "expert_step": P.sac_steps,
         "medium_step": MEDIUM_STEP,
         "sac_snapshots": [[0, 1.0, 2.0, 3.0]],
+        "built_with": SAC_BUILT_WITH,
     }
     record = {
         "meta": meta,
@@ -69,6 +71,9 @@ def write_record(root, seed: int = 0) -> None:
     d = suite.suite_dir(PRESET, seed, root)
     d.mkdir(parents=True, exist_ok=True)
     (d / f"{TASK}-sac-seed{seed}.msgpack").write_bytes(serialization.msgpack_serialize(record))
+
+
+SAC_BUILT_WITH = {"jaxrl": "0.0.9", "jaxrl_commit": "0123456789ab", "jax": "0.9", "brax": "0.1"}
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +207,24 @@ def test_manifests_record_references_and_checksum(roots):
         score = np.mean(100 * (returns - 20.0) / 180.0)
         np.testing.assert_allclose(m["data_normalized_score"], score, rtol=1e-6)
         assert ds.metadata["expert_return"] == 200.0  # the references travel in the file too
+        # What built the file and the SAC run: in the manifest, kept out of the file's bytes.
+        assert m["built_with"] == suite.provenance()
+        assert m["built_with"]["jax"] == jax.__version__
+        assert m["sac_built_with"] == SAC_BUILT_WITH
+        assert "built_with" not in ds.metadata and "sac_built_with" not in ds.metadata
+
+
+def test_info_prints_what_built_a_generated_file(roots, capsys):
+    from jaxrl.data import info
+
+    path = suite.dataset_path(f"{TASK}-medium-v0", PRESET, 0, roots[0])
+    assert info.main([str(path)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    b = suite.provenance()
+    assert line.startswith("built with") and f"jax {jax.__version__}" in line
+    if b["jaxrl_commit"]:  # a git checkout: its commit, "-dirty" when tracked files changed
+        assert f"@ {b['jaxrl_commit']}" in line
+        assert re.fullmatch(r"[0-9a-f]{12}(-dirty)?", b["jaxrl_commit"])
 
 
 def test_same_seed_gives_identical_files(roots):

@@ -365,6 +365,7 @@ def train_sac(
         "sac_steps": p.sac_steps,
         "sac_num_envs": p.num_envs,
         "sac_hidden_dims": list(p.hidden_dims),
+        "built_with": suite.provenance(),  # when the snapshots were measured
         # [step, deterministic eval return, stochastic return, stochastic normalized score]
         "sac_snapshots": [
             [s, round(d, 2), round(float(r), 2), round(float(n), 2)]
@@ -561,7 +562,9 @@ def generate(
         return path
     t0 = time.time()
     record = train_sac(task, preset, seed, directory, progress)
-    meta = {k: v for k, v in record["meta"].items() if k != "sac_snapshots"}
+    # The SAC run's snapshot curve and provenance stay out of the HDF5 file (reproducible
+    # bytes); the provenance goes to the manifest.
+    meta = {k: v for k, v in record["meta"].items() if k not in ("sac_snapshots", "built_with")}
     if kind == "medium-expert":
         parts = []
         for sub in ("medium", "expert"):
@@ -588,5 +591,8 @@ def generate(
         warnings.warn(f"{name}: the data scores {score:.1f}, outside {MEDIUM_BAND}", stacklevel=2)
     ds = dataclasses.replace(ds, metadata=meta)
     save_hdf5(ds, path)
-    suite.write_manifest(path, ds, {"seconds": round(time.time() - t0, 1)})
+    extra = {"seconds": round(time.time() - t0, 1), "built_with": suite.provenance()}
+    if "built_with" in record["meta"]:
+        extra["sac_built_with"] = record["meta"]["built_with"]
+    suite.write_manifest(path, ds, extra)
     return path

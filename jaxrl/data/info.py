@@ -2,7 +2,8 @@
 
 Prints the size, the number of episodes, the episode-return distribution and, when reference
 returns are known (the dataset's metadata first, else its task in `jaxrl.envs.registry`), the
-mean normalized score 100 · (R − R_random) / (R_expert − R_random).
+mean normalized score 100 · (R − R_random) / (R_expert − R_random). A generated file's
+manifest adds what built it (jaxrl version and commit, jax, brax).
 
 Example:
 
@@ -19,8 +20,10 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -109,7 +112,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(summary(ds, str(path)))
+    built = built_with_line(path)
+    if built:
+        print(built)
     return 0
+
+
+def built_with_line(path: str | Path) -> str:
+    """ "built with …" from the manifest beside a generated file (jaxrl version and commit,
+    jax, brax), or "" when there is no manifest or it predates the record."""
+    from jaxrl.data.suite import manifest_path
+
+    try:
+        manifest = json.loads(manifest_path(path).read_text())
+    except (OSError, ValueError):
+        return ""
+    b = manifest.get("built_with")
+    if not isinstance(b, dict):
+        return ""
+    commit = f" @ {b['jaxrl_commit']}" if b.get("jaxrl_commit") else ""
+    versions = f"jaxrl {b.get('jaxrl')}{commit}, jax {b.get('jax')}, brax {b.get('brax')}"
+    return f"{'built with':<13}{versions}"
 
 
 if __name__ == "__main__":

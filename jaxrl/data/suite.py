@@ -68,6 +68,54 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def provenance() -> dict[str, str | None]:
+    """What is building a file now: jaxrl's version and, in a git checkout, its commit
+    (suffixed "-dirty" when tracked files have changes), and jax's and brax's versions.
+
+    Generation depends on the whole library (SAC's updates, network initialisation, Brax), not
+    only on `GENERATOR_VERSION`, so two caches built at different commits can hold different
+    files under one name; manifests record this to tell them apart (DATASETS.md).
+    """
+    import importlib.metadata
+    import subprocess
+
+    import jaxrl
+
+    def version(package: str) -> str | None:
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    commit = None
+    root = Path(jaxrl.__file__).resolve().parent.parent
+    if (root / ".git").exists():
+        try:
+            git = ["git", "-C", str(root)]
+            head = subprocess.run(
+                [*git, "rev-parse", "--short=12", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            dirty = subprocess.run(
+                [*git, "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            if head.returncode == 0:
+                commit = head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+        except (OSError, subprocess.SubprocessError):
+            commit = None
+    return {
+        "jaxrl": jaxrl.__version__,
+        "jaxrl_commit": commit,
+        "jax": version("jax"),
+        "brax": version("brax"),
+    }
+
+
 def write_manifest(path: str | os.PathLike, ds: Dataset, extra: dict | None = None) -> dict:
     """Writes `<name>.json` for the dataset file `path` (already written) and returns it.
 
