@@ -30,6 +30,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -77,11 +78,35 @@ def available_configs() -> list[str]:
     return [n for n in names if n not in EXCLUDED and not n.startswith("sweep")]
 
 
+#: The references' own settings for a dataset, where they differ from the config file's
+#: (which follow each reference's halfcheetah-medium entry). Tables in ALGORITHMS.md.
+DATASET_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
+    "hopper-medium-v0": {
+        # CORL configs/offline/rebrac/hopper/medium_v2.yaml (β_actor, β_critic).
+        "rebrac": {"actor_bc_coef": 0.01, "critic_bc_coef": 0.01},
+        # ltlhuuu/A2PR README, hopper-medium.
+        "a2pr": {"alpha": 2.5, "mask": 0.4, "discount": 0.995},
+        # LAMDA-RL/PRDC, hopper and walker2d (β 2 as on halfcheetah).
+        "prdc": {"alpha": 2.5},
+    },
+}
+
+
+def dataset_settings(name: str, dataset: str) -> dict[str, Any]:
+    """Agent fields that `job_config` sets for `name` on `dataset` (see `DATASET_SETTINGS`)."""
+    return dict(DATASET_SETTINGS.get(dataset, {}).get(name, {}))
+
+
 def job_config(name: str, dataset: str, preset: Preset, task: str):
-    """The `TrainConfig` of one job: the algorithm's config file under the preset's budget."""
+    """The `TrainConfig` of one job: the algorithm's config file under the preset's budget,
+    with the reference's settings for this dataset (`DATASET_SETTINGS`)."""
     from jaxrl.config import from_mapping
 
     values = importlib.import_module(f"experiments.configs.{name}").get_config().to_dict()
+    for field, value in dataset_settings(name, dataset).items():
+        if field not in values["agent"]:
+            raise KeyError(f"DATASET_SETTINGS: {name} has no agent field {field!r}")
+        values["agent"][field] = value
     for field in list(values["agent"]):
         if field.endswith("hidden_dims"):
             depth = len(values["agent"][field])
@@ -166,6 +191,19 @@ def references_note(summaries: dict[str, dict]) -> str:
         f"generations of the dataset, and do not compare** ({groups}). Rerun the odd ones "
         "with --fresh on one cache."
     )
+
+
+def settings_note(dataset: str, summaries: dict[str, dict]) -> str:
+    """Which rows ran with the reference's settings for `dataset` instead of their config
+    file's (`DATASET_SETTINGS`)."""
+    parts = []
+    for name in sorted(summaries):
+        fields = dataset_settings(name, dataset)
+        if fields:
+            parts.append(f"{name} " + ", ".join(f"{k}={v}" for k, v in fields.items()))
+    if not parts:
+        return ""
+    return "The references' settings for this dataset: " + "; ".join(parts) + "."
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -348,7 +386,8 @@ def main(argv=None) -> None:
                 summaries[name] = summary
         rows = table_rows(summaries)
         table = markdown_table(rows) if rows else "(no finished job)\n"
-        notes = "\n".join(f"- {c}" for c in [references_note(summaries), *claims(rows)] if c)
+        lines = [references_note(summaries), settings_note(dataset, summaries), *claims(rows)]
+        notes = "\n".join(f"- {c}" for c in lines if c)
         if missing:
             notes += f"\n- Not finished yet under this preset: {', '.join(missing)}."
         print(f"\n{dataset} (normalized scores; {command})\n{table}\n{notes}\n", flush=True)

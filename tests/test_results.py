@@ -137,3 +137,24 @@ def test_references_note_names_jobs_run_on_another_generation_of_the_dataset():
     assert "different generations of the dataset" in mixed
     assert "random 53.7, expert 1,082.8: bc, iql; random 53.7, expert 1,127.1: cql" in mixed
     assert results.references_note({"iql": _summary([1], [2], [0], [1])}) == ""
+
+
+def test_reference_settings_per_dataset_replace_the_halfcheetah_ones():
+    """A2PR, PRDC and ReBRAC publish other settings for hopper-medium than for halfcheetah
+    (ALGORITHMS.md §9, PRDC's table, ReBRAC's per-dataset β); the jobs take them, and the
+    report says so under the table."""
+    preset = results.PRESETS["cpu"]
+    a2pr = results.job_config("a2pr", "hopper-medium-v0", preset, "hopper").agent
+    assert (a2pr.alpha, a2pr.mask, a2pr.discount) == (2.5, 0.4, 0.995)
+    a2pr = results.job_config("a2pr", "halfcheetah-medium-v0", preset, "halfcheetah").agent
+    assert (a2pr.alpha, a2pr.mask, a2pr.discount) == (40.0, 1.0, 0.99)
+    rebrac = results.job_config("rebrac", "hopper-medium-v0", preset, "hopper").agent
+    assert (rebrac.actor_bc_coef, rebrac.critic_bc_coef) == (0.01, 0.01)
+    assert results.job_config("prdc", "hopper-medium-v0", preset, "hopper").agent.alpha == 2.5
+    assert results.job_config("iql", "hopper-medium-v0", preset, "hopper").agent.beta == 3.0
+    note = results.settings_note("hopper-medium-v0", {"iql": {}, "prdc": {}, "a2pr": {}})
+    assert note == (
+        "The references' settings for this dataset: a2pr alpha=2.5, mask=0.4, "
+        "discount=0.995; prdc alpha=2.5."
+    )
+    assert results.settings_note("halfcheetah-medium-v0", {"a2pr": {}}) == ""
