@@ -405,7 +405,9 @@ def main(argv=None) -> None:
         "online AUC = time-averaged score over fine-tuning; online gain = final score minus "
         "the score at the switch (RLPD, trained from scratch: its untrained policy's score). "
         "Each algorithm keeps its own "
-        "config file's online recipe (retention, UTD, warm-up).\n\n"
+        "config file's online recipe (retention, UTD, warm-up); its other settings follow the "
+        "reference's halfcheetah-medium entry, except where the reference publishes others for "
+        "a dataset (listed under that dataset's table).\n\n"
     )
     if args.notes:
         header += Path(args.notes).read_text().rstrip() + "\n\n"
