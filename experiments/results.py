@@ -320,7 +320,7 @@ def release_job(workdir: Path) -> None:
 
 def run_job(config, workdir: Path, fresh: bool, label: str = "") -> dict | None:
     """The summary of the job in `workdir`: read if it finished before (unless `fresh`, which
-    deletes the directory first), else trained now (resuming from a checkpoint if any). None
+    empties the directory first), else trained now (resuming from a checkpoint if any). None
     if another live process is training it (see `claim_job`)."""
     from jaxrl.run import run
 
@@ -334,8 +334,12 @@ def run_job(config, workdir: Path, fresh: bool, label: str = "") -> dict | None:
     try:
         if fresh:
             for child in workdir.iterdir():
-                if child.name != LOCK_NAME:
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+                if child.name == LOCK_NAME:
+                    continue
+                if child.is_dir():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
         print(f"{label} …", flush=True)
         t0 = time.time()
         summary = run(config, workdir, progress=False)

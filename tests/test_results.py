@@ -113,6 +113,10 @@ def test_a_job_locked_by_a_live_process_is_skipped_and_a_dead_ones_lock_taken_ov
         assert not results.claim_job(workdir)
         # run_job returns None before it would import or train anything.
         assert results.run_job(config=None, workdir=workdir, fresh=False) is None
+        # --fresh does not empty a directory another live process is training in.
+        (workdir / "metrics.jsonl").write_text("{}\n")
+        assert results.run_job(config=None, workdir=workdir, fresh=True) is None
+        assert (workdir / "metrics.jsonl").read_text() == "{}\n"
         assert json.loads(lock.read_text())["pid"] == sleeper.pid  # left alone
     finally:
         sleeper.kill()

@@ -119,8 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def built_with_line(path: str | Path) -> str:
-    """ "built with …" from the manifest beside a generated file (jaxrl version and commit,
-    jax, brax), or "" when there is no manifest or it predates the record."""
+    """The "built with …" line from the manifest beside a generated file (jaxrl version and
+    commit, jax, brax), or "" when there is no manifest or it predates the record."""
     from jaxrl.data.suite import manifest_path
 
     try:
