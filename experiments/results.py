@@ -222,6 +222,11 @@ def markdown_table(rows: list[dict]) -> str:
     return head + body
 
 
+#: A mean dip (normalized points) smaller than this is not counted as CQL dipping: the
+#: Cal-QL paper's CQL dips by tens of points, and 4 seeds × 5 episodes are noisier than 1.
+DIP_VISIBLE = 5.0
+
+
 def claims(rows: list[dict]) -> list[str]:
     """The papers' qualitative claims, checked against this table (not asserted)."""
     if not rows:
@@ -265,8 +270,8 @@ def claims(rows: list[dict]) -> list[str]:
     )
     if "cql" in by and "calql" in by:
         c, k = by["cql"]["dip"], by["calql"]["dip"]
-        if c >= 0:
-            verdict = "not visible here (CQL does not dip either)"
+        if c > -DIP_VISIBLE:
+            verdict = f"not visible here (CQL does not dip by {DIP_VISIBLE:g} points or more)"
         else:
             verdict = "holds" if k > c else "does not hold here"
         out.append(
@@ -405,7 +410,8 @@ def main(argv=None) -> None:
         f"Preset `{args.preset}`: {dataclasses.asdict(preset)}. Scores are normalized "
         "(0 = random policy, 100 = the dataset suite's expert). Offline and fine-tuned "
         "columns are mean ± std over seeds; the IQM CI is a 95% percentile bootstrap over "
-        "seeds; dip = lowest score in the first 10% of fine-tuning minus the offline score; "
+        "seeds; dip = lowest score in the first 10% of fine-tuning minus the offline score "
+        f"(the claims count a mean dip of {DIP_VISIBLE:g} points or more); "
         "online AUC = time-averaged score over fine-tuning; online gain = final score minus "
         "the score at the switch (RLPD, trained from scratch: its untrained policy's score). "
         "Each algorithm keeps its own "

@@ -61,6 +61,10 @@ def test_table_and_claims_from_summaries():
     summaries["cql"] = _summary([50, 60], [60, 70], [2, 4], [55, 65])
     claims = " ".join(results.claims(results.table_rows(summaries)))
     assert "Cal-QL avoids CQL's dip after the switch: not visible here (CQL does not dip" in claims
+    # A dip under DIP_VISIBLE points is not a dip either (hopper: CQL -0.9, Cal-QL +18.2).
+    summaries["cql"] = _summary([20, 24], [40, 38], [-0.5, -1.3], [24, 24])
+    claims = " ".join(results.claims(results.table_rows(summaries)))
+    assert "not visible here (CQL does not dip by 5 points or more) (dip CQL -0.9," in claims
 
 
 def test_report_only_tabulates_finished_jobs_and_runs_nothing(tmp_path):
