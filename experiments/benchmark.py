@@ -296,13 +296,18 @@ def matmul_peak(n: int, reps: int = 5) -> float:
     return 8 * 2 * n**3 / min(times)
 
 
-@functools.lru_cache(maxsize=4)
 def synthetic_dataset(
     rows: int, obs_dim: int, action_dim: int, seed: int = 0, next_actions: bool = False
 ):
     """A D4RL-layout random dataset in 1000-step episodes, with MC returns, on device
     (and each row's next action when `next_actions`: ReBRAC's critic penalty reads it).
-    Cached: the learner rows and `recount_flops` share one copy per layout."""
+    Cached: the learner rows and `recount_flops` share one copy per layout, however the
+    arguments are passed."""
+    return _synthetic_dataset(rows, obs_dim, action_dim, seed, next_actions)
+
+
+@functools.lru_cache(maxsize=4)
+def _synthetic_dataset(rows: int, obs_dim: int, action_dim: int, seed: int, next_actions: bool):
     rng = np.random.default_rng(seed)
     obs = rng.normal(size=(rows + 1, obs_dim)).astype(np.float32)
     arrays = {
