@@ -88,6 +88,8 @@ DATASET_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "a2pr": {"alpha": 2.5, "mask": 0.4, "discount": 0.995},
         # LAMDA-RL/PRDC, hopper and walker2d (β 2 as on halfcheetah).
         "prdc": {"alpha": 2.5},
+        # thuml/SPOT configs/offline/hopper-medium.yml (halfcheetah-medium: 0.05).
+        "spot": {"lambd": 0.1},
     },
 }
 

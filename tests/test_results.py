@@ -148,9 +148,9 @@ def test_references_note_names_jobs_run_on_another_generation_of_the_dataset():
 
 
 def test_reference_settings_per_dataset_replace_the_halfcheetah_ones():
-    """A2PR, PRDC and ReBRAC publish other settings for hopper-medium than for halfcheetah
-    (ALGORITHMS.md §9, PRDC's table, ReBRAC's per-dataset β); the jobs take them, and the
-    report says so under the table."""
+    """A2PR, PRDC, ReBRAC and SPOT publish other settings for hopper-medium than for halfcheetah
+    (ALGORITHMS.md §9, PRDC's table, ReBRAC's per-dataset β, SPOT's per-dataset λ); the jobs
+    take them, and the report says so under the table."""
     preset = results.PRESETS["cpu"]
     a2pr = results.job_config("a2pr", "hopper-medium-v0", preset, "hopper").agent
     assert (a2pr.alpha, a2pr.mask, a2pr.discount) == (2.5, 0.4, 0.995)
@@ -159,6 +159,9 @@ def test_reference_settings_per_dataset_replace_the_halfcheetah_ones():
     rebrac = results.job_config("rebrac", "hopper-medium-v0", preset, "hopper").agent
     assert (rebrac.actor_bc_coef, rebrac.critic_bc_coef) == (0.01, 0.01)
     assert results.job_config("prdc", "hopper-medium-v0", preset, "hopper").agent.alpha == 2.5
+    assert results.job_config("spot", "hopper-medium-v0", preset, "hopper").agent.lambd == 0.1
+    spot = results.job_config("spot", "halfcheetah-medium-v0", preset, "halfcheetah").agent
+    assert spot.lambd == 0.05
     assert results.job_config("iql", "hopper-medium-v0", preset, "hopper").agent.beta == 3.0
     note = results.settings_note("hopper-medium-v0", {"iql": {}, "prdc": {}, "a2pr": {}})
     assert note == (
