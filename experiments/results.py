@@ -2,19 +2,22 @@ r"""Every algorithm on the same generated datasets, offline then online: docs/RE
 
     python experiments/results.py --preset cpu                      # all configs, both datasets
     python experiments/results.py --preset cpu --algos iql,calql --datasets halfcheetah-medium-v0
-    python experiments/results.py --preset cpu --report-only --notes docs/results_notes.md
+    python experiments/results.py --preset cpu --report-only        # rewrite the report only
 
 Each (dataset, algorithm) pair is one `jaxrl.run.run` job, vmapped over the preset's seeds,
 started from the algorithm's own config file (`experiments/configs/<algo>.py`: its retention,
 UTD, warm-up and switch behaviour) with the preset's budget and network width applied to all
 of them alike. A job whose `summary.json` exists is not rerun, so the command resumes after an
-interruption; `--fresh` reruns everything. The table (printed and written to `--out`) gives,
+interruption; `--fresh` reruns the selected jobs. `--algos` and `--datasets` choose what to
+train; the report always covers every finished job under `<workdir>/<preset>`, so a call that
+trains one algorithm keeps the others' rows. The table (printed and written to `--out`) gives,
 per algorithm: the normalized score after offline training and after fine-tuning (mean ± std
 over seeds), the IQM of the final score with its 95% stratified-bootstrap CI, the dip after the
 switch (lowest score in the first 10% of fine-tuning minus the offline score), the online area
 under the curve (time-averaged online score), and the budget. `--report-only` writes the table
 from the jobs that have finished, runs nothing, and lists the ones still missing; `--notes`
-inserts a hand-written analysis (a markdown file) after the header.
+inserts a hand-written analysis (a markdown file) after the header, by default the preset's
+(`PRESET_NOTES`: experiments/results_notes.md for `cpu`).
 """
 
 from __future__ import annotations
@@ -73,6 +76,10 @@ DEFAULT_DATASETS = ("halfcheetah-medium-v0", "hopper-medium-v0")
 EXCLUDED = {"default", "gpu", "sac"}
 
 
+#: The hand-written analysis of a preset's committed results (`--notes` default).
+PRESET_NOTES = {"cpu": ROOT / "experiments" / "results_notes.md"}
+
+
 def available_configs() -> list[str]:
     names = sorted(p.stem for p in (ROOT / "experiments/configs").glob("[a-z]*.py"))
     return [n for n in names if n not in EXCLUDED and not n.startswith("sweep")]
@@ -92,6 +99,21 @@ DATASET_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "spot": {"lambd": 0.1},
     },
 }
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the repository when inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def report_datasets(root: Path, requested: list[str]) -> list[str]:
+    """The datasets of the report: the requested ones, then any other with a finished job
+    under `root` (`<workdir>/<preset>`), in that order."""
+    finished = sorted({p.parent.parent.name for p in root.glob("*/*/summary.json")})
+    return list(dict.fromkeys([*requested, *finished]))
 
 
 def dataset_settings(name: str, dataset: str) -> dict[str, Any]:
@@ -359,7 +381,12 @@ def run_job(config, workdir: Path, fresh: bool, label: str = "") -> dict | None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
-    parser.add_argument("--algos", default="", help="comma-separated config names (default: all)")
+    parser.add_argument(
+        "--algos",
+        default="",
+        help="comma-separated config names to train (default: all); the report always covers "
+        "every finished job",
+    )
     parser.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
     parser.add_argument("--task", default="", help="task of the datasets (default: name prefix)")
     parser.add_argument("--workdir", default=str(ROOT / "runs" / "results"))
@@ -368,7 +395,12 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--report-only", action="store_true", help="tabulate finished jobs only; run nothing"
     )
-    parser.add_argument("--notes", default="", help="markdown file inserted after the header")
+    parser.add_argument(
+        "--notes",
+        default=None,
+        help="markdown file inserted after the header (default: the preset's analysis in "
+        "PRESET_NOTES, if any; '' for none)",
+    )
     args = parser.parse_args(argv)
 
     from jaxrl.run import enable_compilation_cache
@@ -380,21 +412,25 @@ def main(argv=None) -> None:
         sys.exit(f"unknown algorithm config(s) {unknown}; available: {available_configs()}")
     enable_compilation_cache()
     command = "python experiments/results.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    datasets = [d for d in args.datasets.split(",") if d]
+    root = Path(args.workdir) / args.preset
+    if not args.report_only:
+        for dataset in datasets:
+            task = args.task or Path(dataset).name.split("-")[0]
+            for name in names:
+                config = job_config(name, dataset, preset, task)
+                run_job(config, root / dataset / name, args.fresh, label=f"[{dataset}] {name}")
+    # The report covers every finished job under the preset, not only this call's selection:
+    # a call that trains one algorithm must not drop the other rows from `--out`.
     sections = []
-    for dataset in [d for d in args.datasets.split(",") if d]:
-        task = args.task or Path(dataset).name.split("-")[0]
+    for dataset in report_datasets(root, datasets):
         summaries, missing = {}, []
-        for name in names:
-            workdir = Path(args.workdir) / args.preset / dataset / name
-            if args.report_only and not (workdir / "summary.json").exists():
-                missing.append(name)
-                continue
-            config = job_config(name, dataset, preset, task)
-            summary = run_job(config, workdir, args.fresh, label=f"[{dataset}] {name}")
-            if summary is None:
-                missing.append(name)
+        for name in available_configs():
+            done = root / dataset / name / "summary.json"
+            if done.exists():
+                summaries[name] = json.loads(done.read_text())
             else:
-                summaries[name] = summary
+                missing.append(name)
         rows = table_rows(summaries)
         table = markdown_table(rows) if rows else "(no finished job)\n"
         lines = [references_note(summaries), settings_note(dataset, summaries), *claims(rows)]
@@ -406,9 +442,11 @@ def main(argv=None) -> None:
 
     header = (
         "# Results: every algorithm on the same generated datasets\n\n"
-        f"Produced by `{command}` on {datetime.date.today().isoformat()} "
+        f"Written by `{command}` on {datetime.date.today().isoformat()} "
         f"({platform.machine()}, {platform.processor() or 'CPU'}; jax "
-        f"{importlib.import_module('jax').__version__}).\n\n"
+        f"{importlib.import_module('jax').__version__}) from every finished job under "
+        f"`{_shown(root)}`; `python experiments/results.py --preset {args.preset}` trains the "
+        "missing ones and skips the finished.\n\n"
         f"Preset `{args.preset}`: {dataclasses.asdict(preset)}. Scores are normalized "
         "(0 = random policy, 100 = the dataset suite's expert). Offline and fine-tuned "
         "columns are mean ± std over seeds; the IQM CI is a 95% percentile bootstrap over "
@@ -421,8 +459,9 @@ def main(argv=None) -> None:
         "reference's halfcheetah-medium entry, except where the reference publishes others for "
         "a dataset (listed under that dataset's table).\n\n"
     )
-    if args.notes:
-        header += Path(args.notes).read_text().rstrip() + "\n\n"
+    notes_file = PRESET_NOTES.get(args.preset) if args.notes is None else args.notes
+    if notes_file:
+        header += Path(notes_file).read_text().rstrip() + "\n\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(header + "\n".join(sections))
     print(f"wrote {args.out}")

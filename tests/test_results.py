@@ -69,34 +69,51 @@ def test_table_and_claims_from_summaries():
 
 def test_report_only_tabulates_finished_jobs_and_runs_nothing(tmp_path):
     """--report-only: finished jobs become rows, missing ones are listed, the notes file is
-    inserted, and no job starts (a missing job would need a dataset and minutes of training)."""
+    inserted, and no job starts (a missing job would need a dataset and minutes of training).
+    The report covers every finished job under the preset, whatever --algos/--datasets select,
+    so a call that trains one algorithm cannot drop the other rows from docs/RESULTS.md."""
     import json
 
-    done = tmp_path / "runs" / "cpu" / "halfcheetah-medium-v0" / "iql"
-    done.mkdir(parents=True)
-    (done / "summary.json").write_text(json.dumps(_summary([80, 90], [85, 95], [-1, 0], [80, 90])))
+    runs = tmp_path / "runs" / "cpu"
+    for dataset, name in [("halfcheetah-medium-v0", "iql"), ("walker2d-medium-v0", "cql")]:
+        (runs / dataset / name).mkdir(parents=True)
+        summary = _summary([80, 90], [85, 95], [-1, 0], [80, 90])
+        (runs / dataset / name / "summary.json").write_text(json.dumps(summary))
     notes = tmp_path / "notes.md"
     notes.write_text("Hand-written analysis.\n")
     out = tmp_path / "RESULTS.md"
-    results.main(
-        [
-            "--preset=cpu",
-            "--algos=iql,cql",
-            "--datasets=halfcheetah-medium-v0,hopper-medium-v0",
-            f"--workdir={tmp_path / 'runs'}",
-            f"--out={out}",
-            f"--notes={notes}",
-            "--report-only",
-        ]
-    )
+    args = [
+        "--preset=cpu",
+        "--algos=iql",
+        "--datasets=halfcheetah-medium-v0,hopper-medium-v0",
+        f"--workdir={tmp_path / 'runs'}",
+        f"--out={out}",
+        "--report-only",
+    ]
+    results.main([*args, f"--notes={notes}"])
     text = out.read_text()
     assert "Hand-written analysis." in text
-    assert text.index("Hand-written analysis.") < text.index("## halfcheetah-medium-v0")
-    assert "| iql | 2 | 85.0 ± 7.1 | 90.0 ± 7.1 |" in text
-    assert "Not finished yet under this preset: cql." in text
-    assert "## hopper-medium-v0\n\n(no finished job)" in text
-    assert "Not finished yet under this preset: iql, cql." in text
+    sections = text.split("\n## ")
+    assert "Hand-written analysis." in sections[0]
+    assert [s.split("\n")[0] for s in sections[1:]] == [
+        "halfcheetah-medium-v0",
+        "hopper-medium-v0",
+        "walker2d-medium-v0",  # not requested, but it has a finished job
+    ]
+    cheetah, hopper, walker = sections[1:]
+    assert "| iql | 2 | 85.0 ± 7.1 | 90.0 ± 7.1 |" in cheetah
+    missing = cheetah.split("Not finished yet under this preset: ")[1].split(".")[0].split(", ")
+    assert missing == [n for n in results.available_configs() if n != "iql"]
+    assert hopper.startswith("hopper-medium-v0\n\n(no finished job)")
+    assert "| cql | 2 | 85.0 ± 7.1 | 90.0 ± 7.1 |" in walker
     assert "top 3: ." not in text  # no claims about an empty table
+    # Without --notes, the preset's own analysis; with --notes='', none.
+    results.main(args)
+    first_line = results.PRESET_NOTES["cpu"].read_text().split("\n")[0]
+    assert first_line in out.read_text()
+    results.main([*args, "--notes="])
+    assert first_line not in out.read_text()
+    assert "Hand-written analysis." not in out.read_text()
 
 
 def test_a_job_locked_by_a_live_process_is_skipped_and_a_dead_ones_lock_taken_over(tmp_path):
