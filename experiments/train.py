@@ -21,7 +21,8 @@ Configs (experiments/configs/*.py, each a get_config() returning an ml_collectio
   spot     SPOT: VAE pre-training, density-penalised TD3, λ cooled online
   sacn     SAC-N with 10 critics, offline then online
   edac     EDAC: 10 critics, ensemble-gradient diversity η = 1
-  bc       BC on the whole dataset (%BC: --config.agent.top_fraction=0.1)
+  bc       BC on the whole dataset
+  bc10     10%BC: BC on the best 10% of episodes by discounted return
   td3bc    TD3+BC (α 2.5), its offline loss kept online
   rebrac   ReBRAC: LayerNorm critics, actor and critic BC penalties decayed online
   famo2o   FamO2O on IQL: β-conditioned actor, balance model picks β per state online
