@@ -54,8 +54,15 @@ def test_table_and_claims_from_summaries():
     assert "top 3: rlpd (+95.0), calql (+30.0), cql (+5.0)" in claims
     summaries["wsrl"] = _summary([80, 80], [81, 79], [0, 0], [20, 20])
     claims = " ".join(results.claims(results.table_rows(summaries)))
-    assert "(highest online AUC): does not fully hold here; top 3: rlpd (85.0), calql" in claims
+    assert "(highest online AUC): holds for RLPD only; top 3: rlpd (85.0), calql" in claims
     assert "switch): holds for RLPD only; top 3: rlpd (+95.0), calql (+30.0)" in claims
+    # Neither in the top 3 (hopper: RIQL, A2PR, TD3+BC lead by AUC).
+    for name in ("riql", "a2pr", "td3bc"):
+        summaries[name] = _summary([95, 95], [96, 96], [0, 0], [95, 97])
+    claims = " ".join(results.claims(results.table_rows(summaries)))
+    assert "(highest online AUC): does not hold here; top 3: riql (96.0)" in claims
+    for name in ("riql", "a2pr", "td3bc"):
+        del summaries[name]
     del summaries["wsrl"]
     # Without a CQL dip there is nothing for Cal-QL to avoid.
     summaries["cql"] = _summary([50, 60], [60, 70], [2, 4], [55, 65])
