@@ -348,15 +348,21 @@ def release_job(workdir: Path) -> None:
     (workdir / LOCK_NAME).unlink(missing_ok=True)
 
 
+def finished_summary(workdir: Path) -> dict | None:
+    """The job's `summary.json`, or None while it has not finished."""
+    done = workdir / "summary.json"
+    return json.loads(done.read_text()) if done.exists() else None
+
+
 def run_job(config, workdir: Path, fresh: bool, label: str = "") -> dict | None:
     """The summary of the job in `workdir`: read if it finished before (unless `fresh`, which
     empties the directory first), else trained now (resuming from a checkpoint if any). None
     if another live process is training it (see `claim_job`)."""
     from jaxrl.run import run
 
-    done = workdir / "summary.json"
-    if done.exists() and not fresh:
-        return json.loads(done.read_text())
+    done = finished_summary(workdir)
+    if done is not None and not fresh:
+        return done
     label = label or str(workdir)
     if not claim_job(workdir):
         print(f"{label}: being trained by another process ({workdir / LOCK_NAME}); skipped")
@@ -427,9 +433,9 @@ def main(argv=None) -> None:
     for dataset in report_datasets(root, datasets):
         summaries, missing = {}, []
         for name in available_configs():
-            done = root / dataset / name / "summary.json"
-            if done.exists():
-                summaries[name] = json.loads(done.read_text())
+            done = finished_summary(root / dataset / name)
+            if done is not None:
+                summaries[name] = done
             else:
                 missing.append(name)
         rows = table_rows(summaries)

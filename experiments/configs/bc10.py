@@ -7,6 +7,4 @@ from experiments.configs._base import with_overrides
 
 
 def get_config():
-    return with_overrides(
-        "bc", agent={"top_fraction": 0.1, "top_fraction_discount": 0.99}, retention="append"
-    )
+    return with_overrides("bc", agent={"top_fraction": 0.1}, retention="append")
