@@ -40,6 +40,9 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 import jaxrl
+from jaxrl.config import from_mapping
+from jaxrl.data.transforms import ObsNormalizer
+from jaxrl.training.programs import build_agent, make_policy, state_template
 
 FORMAT_VERSION = 1
 CHECKPOINT_DIR = "checkpoints"
@@ -364,9 +367,6 @@ def load_policy(
       CheckpointError: no checkpoint, `run_index` out of range, or a run with `normalize_obs`
         whose observation statistics are missing.
     """
-    from jaxrl.config import from_mapping
-    from jaxrl.run import build_agent, state_template
-
     workdir = Path(workdir)
     if not (workdir / "config.json").exists():
         raise CheckpointError(f"{workdir} has no config.json; is it a jaxrl run directory?")
@@ -395,8 +395,6 @@ def load_policy(
         ckpt.close()
     normalizer = None
     if config.normalize_obs:
-        from jaxrl.data.transforms import ObsNormalizer
-
         stats = meta.get("obs_normalizer")
         if stats is None and (workdir / OBS_NORMALIZER_JSON).exists():
             stats = json.loads((workdir / OBS_NORMALIZER_JSON).read_text())
@@ -406,24 +404,4 @@ def load_policy(
                 f"{OBS_NORMALIZER_JSON} holds the observation statistics; restore the file"
             )
         normalizer = ObsNormalizer.from_dict(stats)
-    agent_state = jax.tree.map(lambda x: x[run_index], states.agent)
-
-    def act(state, obs, key, deterministic):
-        if normalizer is not None:
-            obs = normalizer(obs)
-        flat = obs.reshape(-1, obs.shape[-1])
-        keys = jax.random.split(key, flat.shape[0])
-        actions = jax.vmap(lambda o, k: agent.act(state, o, k, deterministic))(flat, keys)
-        return actions.reshape(obs.shape[:-1] + actions.shape[1:])
-
-    act = jax.jit(act, static_argnums=(3,))
-
-    def policy(obs, key: jax.Array | None = None, deterministic: bool = True) -> jax.Array:
-        if key is None:
-            if not deterministic:
-                raise ValueError("a stochastic action (deterministic=False) needs a key")
-            key = jax.random.key(0)
-        return act(agent_state, jnp.asarray(obs, jnp.float32), key, bool(deterministic))
-
-    policy.obs_normalizer = normalizer
-    return policy
+    return make_policy(agent, jax.tree.map(lambda x: x[run_index], states.agent), normalizer)

@@ -11,6 +11,8 @@ from jaxrl.agents.registry import AGENTS, agent_config
 from jaxrl.buffers.mixer import RETENTION_MODES
 from jaxrl.data.samplers import SAMPLERS
 from jaxrl.envs.registry import TASKS
+from jaxrl.errors import ConfigError
+from jaxrl.sweep import expand, normalize, validate_sweep
 
 DIVERGENCE_MODES = ("stop", "freeze")
 
@@ -19,10 +21,6 @@ DIVERGENCE_MODES = ("stop", "freeze")
 RESUME_SAFE_FIELDS = frozenset(
     {"checkpoint_every", "checkpoint_interval_s", "keep_checkpoints", "on_divergence"}
 )
-
-
-class ConfigError(ValueError):
-    """A setting that cannot work; the message names the field and the allowed values."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,8 +76,6 @@ class TrainConfig:
     @property
     def num_runs(self) -> int:
         """Runs on the run axis: seeds × sweep settings (before any padding to the devices)."""
-        from jaxrl.sweep import expand
-
         return len(expand(self))
 
     @property
@@ -95,8 +91,6 @@ class TrainConfig:
 
 
 def _sweep_dict(sweep) -> dict[str, Any]:
-    from jaxrl.sweep import normalize
-
     try:
         pairs = normalize(sweep)
     except ConfigError:
@@ -187,8 +181,6 @@ def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
         raise ConfigError(
             f"retention={config.retention!r} needs a dataset; set dataset= or retention='none'"
         )
-    from jaxrl.sweep import validate_sweep
-
     validate_sweep(config)
     if dataset_size is not None and config.batch_size > dataset_size:
         raise ConfigError(
@@ -218,8 +210,6 @@ def from_mapping(values: Mapping[str, Any]) -> TrainConfig:
     if "seeds" in values:
         values["seeds"] = tuple(int(s) for s in values["seeds"])
     if "sweep" in values:
-        from jaxrl.sweep import normalize
-
         values["sweep"] = normalize(values["sweep"])
     return TrainConfig(**values)
 
@@ -244,3 +234,44 @@ def config_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[st
         elif a != b:
             out.append((key, a, b))
     return out
+
+
+def config_dict(config: TrainConfig) -> dict[str, Any]:
+    return json.loads(config_to_json(config))
+
+
+def _with_new_defaults(old: dict[str, Any]) -> dict[str, Any]:
+    """`old` with the defaults of fields added to the library since it was written.
+
+    A new field's default reproduces the behaviour from before the field existed, so a run
+    directory written by an older version resumes without `allow_config_change`.
+    """
+    algo = old.get("algo", TrainConfig.algo)
+    if algo not in AGENTS:
+        return old
+    defaults = json.loads(config_to_json(TrainConfig(algo=algo)))
+    filled = {**defaults, **old}
+    filled["agent"] = {**defaults["agent"], **(old.get("agent") or {})}
+    return filled
+
+
+def check_config_change(
+    old: dict[str, Any], config: TrainConfig, where: str, allow: bool = False
+) -> list[tuple[str, Any, Any]]:
+    """The differing fields between a stored config and `config`; raises unless they are safe.
+
+    Raises:
+      ConfigError: a field outside `RESUME_SAFE_FIELDS` differs and `allow` is false.
+    """
+    old = {k: v for k, v in old.items() if k != "runs"}  # derived from the config
+    diff = config_diff(_with_new_defaults(old), config_dict(config))
+    unsafe = [d for d in diff if d[0] not in RESUME_SAFE_FIELDS]
+    if unsafe and not allow:
+        lines = "\n".join(f"  {name}: {a!r} → {b!r}" for name, a, b in unsafe)
+        raise ConfigError(
+            f"{where} was written by a run with a different config; resuming it would not give "
+            f"the numbers of either config. Differing fields (stored → given):\n{lines}\n"
+            "Rerun with the stored config to resume, choose another workdir to start afresh, "
+            "or pass allow_config_change=True (CLI: --allow_config_change) to resume anyway."
+        )
+    return diff

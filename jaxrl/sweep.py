@@ -34,6 +34,10 @@ from typing import Any
 
 import numpy as np
 
+from jaxrl.agents.registry import agent_config, make_agent
+from jaxrl.errors import ConfigError
+from jaxrl.types import empty_transition
+
 SWEEP_MODES = ("grid", "random")
 # TrainConfig fields that are TrainState leaves (the agent's dynamic fields are found by
 # `agent_field_problem`).
@@ -64,8 +68,6 @@ class RunSpec:
 
 
 def _error(message: str) -> Exception:
-    from jaxrl.config import ConfigError
-
     return ConfigError(message)
 
 
@@ -173,8 +175,6 @@ def validate_sweep(config) -> None:
     Raises:
       ConfigError: an unknown or static key, empty values, a bad mode or sample count.
     """
-    from jaxrl.config import TrainConfig
-
     if config.sweep_mode not in SWEEP_MODES:
         raise _error(f"sweep_mode={config.sweep_mode!r} is not allowed; allowed: {SWEEP_MODES}")
     pairs = normalize(config.sweep)
@@ -189,7 +189,7 @@ def validate_sweep(config) -> None:
             "set sweep_samples=0 for a grid"
         )
     candidates = candidate_keys(config)
-    top = {f.name for f in dataclasses.fields(TrainConfig)}
+    top = {f.name for f in dataclasses.fields(config)}
     agent = {f.name for f in dataclasses.fields(config.agent_config())}
     for key, values in pairs:
         if key in candidates:
@@ -274,8 +274,6 @@ def config_for(config, settings: Mapping[str, float]):
     Raises:
       ConfigError: a value is invalid for its field (checked by the config classes).
     """
-    from jaxrl.agents.registry import agent_config
-
     top = {k: v for k, v in settings.items() if not k.startswith("agent.")}
     agent = {k[6:]: v for k, v in settings.items() if k.startswith("agent.")}
     if agent:
@@ -355,9 +353,6 @@ def agent_field_problem(algo: str, agent_cfg, name: str, spec) -> str | None:
     """None if agent field `name` may be swept in one program, else why not."""
     import jax
     import jax.numpy as jnp
-
-    from jaxrl.agents.registry import make_agent
-    from jaxrl.types import empty_transition
 
     value = getattr(agent_cfg, name)
     other = 0.4375 if value is None else float(value) * 1.5 + 0.125

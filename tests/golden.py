@@ -76,7 +76,10 @@ def clean_records(records: list[dict]) -> list[dict]:
 
 
 def clean_summary(summary: dict) -> dict:
-    return {k: v for k, v in summary.items() if k != "seconds"}
+    """Without the wall-clock seconds, and with the dataset file's name, not its directory."""
+    out = {k: v for k, v in summary.items() if k != "seconds"}
+    out["dataset"] = Path(out["dataset"]).name
+    return out
 
 
 def run_job(config, workdir: Path) -> dict:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import jaxrl.run
+import jaxrl.training.programs
 from jaxrl import data
 from jaxrl.config import ConfigError, TrainConfig, from_mapping, validate
 from tests.helpers import random_arrays, tiny_config, write_dataset
@@ -46,7 +47,7 @@ def no_compile(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("reached compilation")
 
-    monkeypatch.setattr(jaxrl.run, "make_offline_chunk", boom)
+    monkeypatch.setattr(jaxrl.training.programs, "make_offline_chunk", boom)
 
 
 @pytest.mark.parametrize(

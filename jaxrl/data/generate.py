@@ -35,7 +35,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import re
 import time
 import warnings
 from pathlib import Path
@@ -45,17 +44,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl import training
+from jaxrl.agents.registry import agent_config, make_agent
+from jaxrl.config import TrainConfig
 from jaxrl.data import suite
 from jaxrl.data.dataset import Dataset, episode_returns, from_arrays
 from jaxrl.data.io import save_hdf5
-from jaxrl.envs import TASKS, Env, make_env
+from jaxrl.data.suite import KINDS, is_generatable, parse_name  # noqa: F401 (re-exported)
+from jaxrl.envs import Env, make_env
 from jaxrl.envs.registry import normalized_score
+from jaxrl.hooks import OnEval, ProgressBar
+from jaxrl.networks import GaussianPolicy
 
-KINDS = ("random", "medium", "expert", "medium-replay", "medium-expert", "full-replay")
-_NAME = re.compile(
-    r"^(?P<task>[a-z0-9_]+)-(?P<kind>random|medium|expert|medium-replay|medium-expert|"
-    r"full-replay)-v0$"
-)
 #: Normalized-score band the medium policy must fall in, and the target inside it.
 MEDIUM_BAND = (20.0, 60.0)
 MEDIUM_TARGET = 100.0 / 3.0
@@ -122,25 +122,6 @@ PRESETS: dict[str, Preset] = {
         expert_noise=0.5,
     ),
 }
-
-
-def parse_name(name: str) -> tuple[str, str]:
-    """`"halfcheetah-medium-v0" -> ("halfcheetah", "medium")`; raises on other names."""
-    m = _NAME.match(name)
-    if not m or m["task"] not in TASKS:
-        raise ValueError(
-            f"cannot generate {name!r}: names look like <task>-<kind>-v0 with task in "
-            f"{sorted(TASKS)} and kind in {KINDS}"
-        )
-    return m["task"], m["kind"]
-
-
-def is_generatable(name: str) -> bool:
-    try:
-        parse_name(str(name))
-    except ValueError:
-        return False
-    return True
 
 
 def select_medium(
@@ -245,9 +226,6 @@ def _sac_agent(task: str, p: Preset, seed: int, env: Env, noise: float = 1.0):
     `noise` scales the Gaussian's standard deviation before the tanh squash (1: SAC's own
     sampling; 0: its deterministic action).
     """
-    from jaxrl.agents.registry import make_agent
-    from jaxrl.networks import GaussianPolicy
-
     config = _sac_config(task, p, seed)
     sac_config = config.agent_config()
     sac = make_agent("sac", sac_config, env.spec)
@@ -388,11 +366,6 @@ def train_sac(
 
 def _run_sac(task: str, p: Preset, seed: int, progress: bool) -> dict[str, Any]:
     """The SAC run itself: actor snapshots, the final replay buffer and the training log."""
-    import tempfile
-
-    from jaxrl.logging import read_metrics
-    from jaxrl.run import run
-
     t0 = time.time()
     config = _sac_config(task, p, seed)
     steps, det_returns, actors, buffer = [], [], [], {}
@@ -409,9 +382,10 @@ def _run_sac(task: str, p: Preset, seed: int, progress: bool) -> dict[str, Any]:
             for k in ("obs", "action", "reward", "terminated", "truncated", "next_obs"):
                 buffer[k] = np.asarray(getattr(data, k)[0][:size])
 
-    with tempfile.TemporaryDirectory() as workdir:
-        run(config, workdir, progress=progress, on_eval=on_eval)
-        records = read_metrics(workdir)
+    programs = training.build(config)
+    hooks = [OnEval(on_eval), ProgressBar(disable=not progress)]
+    _, history = training.train(programs, training.init_states(programs), hooks=hooks)
+    records = history.records
     return {
         "steps": np.asarray(steps),
         "det_returns": np.asarray(det_returns),
@@ -442,8 +416,6 @@ def _random_reference(task: str, p: Preset, seed: int, records: list[dict]) -> f
 
 
 def _sac_config(task: str, p: Preset, seed: int):
-    from jaxrl.agents.registry import agent_config
-    from jaxrl.config import TrainConfig
 
     return TrainConfig(
         algo="sac",
@@ -526,6 +498,20 @@ def _dataset_arrays(ds: Dataset) -> dict:
         "timeouts": t.truncated,
         "next_observations": t.next_obs,
     }
+
+
+def ensure(name: str, preset: str = suite.ROOT_PRESET, progress: bool = True) -> Path:
+    """The path of suite dataset `name` of `preset`, generated first if not yet cached.
+
+    The explicit step before loading a suite dataset by name (`jaxrl.run.run` and the CLI
+    take it; `jaxrl.training.build` only reads).
+    """
+    if not suite.dataset_path(name, preset).is_file():
+        print(
+            f"dataset {name} is not cached; generating it (preset {preset!r}) into "
+            f"{suite.suite_dir(preset)}"
+        )
+    return generate(name, preset=preset, progress=progress)  # no-op if cached and up to date
 
 
 def generate(

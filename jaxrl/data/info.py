@@ -29,6 +29,7 @@ import numpy as np
 
 from jaxrl.data.dataset import Dataset, DatasetError, episode_ends, episode_returns
 from jaxrl.data.io import _resolve, load
+from jaxrl.data.suite import manifest_path
 from jaxrl.envs.registry import TASKS, normalized_score
 
 
@@ -121,8 +122,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def built_with_line(path: str | Path) -> str:
     """The "built with …" line from the manifest beside a generated file (jaxrl version and
     commit, jax, brax), or "" when there is no manifest or it predates the record."""
-    from jaxrl.data.suite import manifest_path
-
     try:
         manifest = json.loads(manifest_path(path).read_text())
     except (OSError, ValueError):

@@ -35,13 +35,13 @@ import numpy as np
 
 from jaxrl.data import minari
 from jaxrl.data.dataset import Dataset, DatasetError, from_arrays
+from jaxrl.data.files import HDF5Error, has_hdf5_signature, read_signature
 from jaxrl.specs import EnvSpec
 
 #: The command that fills the cache; named in the error for a missing dataset.
 MAKE_DATASETS_COMMAND = "python experiments/make_datasets.py --datasets={name}"
 HDF5_SUFFIXES = (".hdf5", ".h5")
 NPZ_SUFFIXES = (".npz",)
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _ZIP_SIGNATURE = b"PK\x03\x04"
 _METADATA_NPZ_KEY = "metadata_json"
 _METADATA_HDF5_ATTR = "jaxrl_metadata"
@@ -152,28 +152,6 @@ def save_hdf5(ds: Dataset, path: str | os.PathLike) -> None:
         f.attrs[_METADATA_HDF5_ATTR] = meta
 
 
-def _read_signature(path: pathlib.Path, offset: int, size: int) -> bytes:
-    with open(path, "rb") as f:
-        f.seek(offset)
-        return f.read(size)
-
-
-def has_hdf5_signature(path: pathlib.Path) -> bool:
-    """Whether `path` starts with the HDF5 superblock signature (or has it after a user block)."""
-    # The superblock sits at 0 or, after a user block, at 512, 1024, 2048, ... bytes.
-    file_size = path.stat().st_size
-    offset = 0
-    while offset + len(_HDF5_SIGNATURE) <= file_size:
-        if _read_signature(path, offset, len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE:
-            return True
-        offset = 512 if offset == 0 else offset * 2
-    return False
-
-
-#: What h5py raises for a truncated or corrupt file.
-HDF5Error = (OSError, RuntimeError, KeyError, ValueError, TypeError)
-
-
 def _parse_metadata(text: str | bytes, path: pathlib.Path, where: str) -> dict:
     if isinstance(text, bytes):
         text = text.decode("utf-8")
@@ -258,7 +236,7 @@ def _reader(path: pathlib.Path) -> Callable[[pathlib.Path], tuple[dict, dict]]:
         return _read_npz
     if has_hdf5_signature(path):
         return _read_hdf5
-    if _read_signature(path, 0, len(_ZIP_SIGNATURE)) == _ZIP_SIGNATURE:
+    if read_signature(path, 0, len(_ZIP_SIGNATURE)) == _ZIP_SIGNATURE:
         return _read_npz
     raise DatasetError(
         f"{path}: unknown dataset format (neither HDF5 nor npz). Fix: use a .hdf5 file in the "

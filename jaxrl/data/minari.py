@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from jaxrl.data.dataset import Dataset, DatasetError, from_arrays, validate
+from jaxrl.data.files import HDF5Error, has_hdf5_signature
 from jaxrl.specs import EnvSpec
 
 MAIN_FILE = "main_data.hdf5"
@@ -288,8 +289,6 @@ def load_minari(
         group and key, and the first offending row within the episode.
     """
     import h5py
-
-    from jaxrl.data.io import HDF5Error, has_hdf5_signature
 
     path = find(path_or_id)
     if path is None:

@@ -24,17 +24,45 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
-from jaxrl.data.dataset import Dataset, DatasetError
+from jaxrl.data.dataset import Dataset, DatasetError, episode_ends
 from jaxrl.data.io import data_dir
 from jaxrl.data.io import load as _load_file
+from jaxrl.envs.registry import TASKS
 from jaxrl.specs import EnvSpec
 
 #: Bumped whenever generation changes what a name produces; older caches must be regenerated.
 GENERATOR_VERSION = 3
 #: The preset stored at the cache root under the bare dataset names.
 ROOT_PRESET = "cpu"
+
+
+KINDS = ("random", "medium", "expert", "medium-replay", "medium-expert", "full-replay")
+_NAME = re.compile(
+    r"^(?P<task>[a-z0-9_]+)-(?P<kind>random|medium|expert|medium-replay|medium-expert|"
+    r"full-replay)-v0$"
+)
+
+
+def parse_name(name: str) -> tuple[str, str]:
+    """`"halfcheetah-medium-v0" -> ("halfcheetah", "medium")`; raises on other names."""
+    m = _NAME.match(name)
+    if not m or m["task"] not in TASKS:
+        raise ValueError(
+            f"cannot generate {name!r}: names look like <task>-<kind>-v0 with task in "
+            f"{sorted(TASKS)} and kind in {KINDS}"
+        )
+    return m["task"], m["kind"]
+
+
+def is_generatable(name: str) -> bool:
+    try:
+        parse_name(str(name))
+    except ValueError:
+        return False
+    return True
 
 
 def suite_dir(preset: str = ROOT_PRESET, seed: int = 0, root: str | os.PathLike | None = None):
@@ -123,8 +151,6 @@ def write_manifest(path: str | os.PathLike, ds: Dataset, extra: dict | None = No
     number of episodes, the generator version and the SHA-256 of the file, plus `extra`
     (e.g. timings, which are kept out of the HDF5 file so that it is reproducible).
     """
-    from jaxrl.data.dataset import episode_ends
-
     path = Path(path)
     manifest = {
         **ds.metadata,
