@@ -20,6 +20,7 @@ from jaxrl.ops import (
     temperature_leaf,
     temperature_loss,
     temperature_value,
+    unroll,
 )
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
@@ -147,7 +148,8 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
             s, m = critic_step(s, batch, step_key)
             return (s, k), m
 
-        (state, _), c_metrics = jax.lax.scan(body, (state, critic_key), batches)
+        # `unroll.scan`: `jaxrl.bench` counts this update's FLOPs with the scan unrolled.
+        (state, _), c_metrics = unroll.scan(body, (state, critic_key), batches)
         if config.actor_update == "last":
             actor_batch = jax.tree.map(lambda x: x[-1], batches)
         else:
