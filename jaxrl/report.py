@@ -342,6 +342,19 @@ def _num(value: float, digits: int = 1) -> str:
     return "–" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """The lines of a Markdown table: the header, the rule, one line per row of cells.
+
+    Cells are written as given (escape any "|" in them first).
+
+    Example:
+        >>> markdown_table(["a", "b"], [["1", "2"]])
+        ['| a | b |', '|---|---|', '| 1 | 2 |']
+    """
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
 def format_markdown(rows: Sequence[Mapping[str, Any]], gamma: float = 100.0) -> str:
     """The rows as a Markdown table (scores to one decimal)."""
     header = [
@@ -355,7 +368,7 @@ def format_markdown(rows: Sequence[Mapping[str, Any]], gamma: float = 100.0) -> 
         "dip",
         "online AUC",
     ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    table = []
     for r in rows:
         runs = f"{r['runs']}" + (f" ({r['tasks']} tasks)" if r["tasks"] > 1 else "")
         cells = [
@@ -369,8 +382,8 @@ def format_markdown(rows: Sequence[Mapping[str, Any]], gamma: float = 100.0) -> 
             _num(r["dip"]),
             _num(r["auc"]),
         ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        table.append(cells)
+    return "\n".join(markdown_table(header, table)) + "\n"
 
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:

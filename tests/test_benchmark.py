@@ -6,7 +6,8 @@ structure of what the harness measures and writes.
 
 import pytest
 
-from experiments import benchmark as bench
+from jaxrl import bench
+from jaxrl.buffers import dataset_sample
 from jaxrl.specs import EnvSpec
 
 TINY = bench.PRESETS["tiny"]
@@ -121,9 +122,9 @@ def test_o2o_recipes_time_the_algorithms_they_name():
     """The online-step rows build the recipes' own learners: RLPD is SAC with UTD 20 on 50/50
     batches; WSRL is the `wsrl` agent (SAC online, no CQL term) drawing 4×256 = 1024 rows per
     env step from its own buffer only (an earlier version timed Cal-QL on 4×1024 rows)."""
-    rlpd = bench._o2o_config("rlpd", TINY, 1)
+    rlpd = bench.o2o_config("rlpd", TINY, 1)
     assert (rlpd.algo, rlpd.utd, rlpd.batch_size, rlpd.retention) == ("sac", 20, 256, "mixed")
-    wsrl = bench._o2o_config("wsrl", TINY, 1)
+    wsrl = bench.o2o_config("wsrl", TINY, 1)
     assert (wsrl.algo, wsrl.utd, wsrl.batch_size, wsrl.retention) == ("wsrl", 4, 256, "none")
     assert wsrl.agent_config().num_critics == 10
     assert wsrl.agent_config().online_actor_update == "full"
@@ -174,3 +175,131 @@ def test_merged_runs_keep_the_first_measurement_and_recount_missing_flops(record
     assert merged[0]["flops_per_s"] == pytest.approx(one["flops_per_update"] * one["updates_per_s"])
     assert minfo["merged"] == [["second", 1]]
     assert "FLOPs of 1 learner row(s)" in minfo["flops_note"]
+
+
+# ------------------------------------------------------------------------------------------
+# The library pieces the benchmark is built from (jaxrl.bench, jaxrl.recipes, ...).
+
+
+def test_markdown_table():
+    from jaxrl.report import markdown_table
+
+    assert markdown_table(["a", "b"], [["1", "2"], ["3", ""]]) == [
+        "| a | b |",
+        "|---|---|",
+        "| 1 | 2 |",
+        "| 3 |  |",
+    ]
+    assert markdown_table(["x"], []) == ["| x |", "|---|"]
+
+
+def test_recipes_are_what_the_configs_and_the_benchmark_run():
+    """One source for each recipe: the config files and the benchmark's rows read it."""
+    from experiments.configs import rlpd, wsrl
+    from jaxrl import recipes
+
+    for recipe, module in ((recipes.rlpd(), rlpd), (recipes.wsrl(), wsrl)):
+        c = module.get_config()
+        assert c.algo == recipe["algo"]
+        for k, v in recipe["agent"].items():
+            assert c.agent[k] == v, k
+        for k, v in recipe.items():
+            if k not in ("algo", "agent"):
+                assert c[k] == v, k
+    assert rlpd.get_config().agent.num_critics == 10
+    assert rlpd.get_config().utd == 20 and wsrl.get_config().utd == 4
+    assert wsrl.get_config().agent.q_hidden_dims == (128, 128)  # the config file's size
+    assert bench.LEARNERS["rlpd"] == ("sac", recipes.rlpd()["agent"], 20)
+    assert recipes.rlpd() is not recipes.rlpd()  # a fresh dict: callers may change theirs
+
+
+def test_update_utd_unrolled_is_the_same_update():
+    """`update_utd(..., unroll=True)`, which the FLOP count traces, computes what the rolled
+    scan computes: only the loop structure of the program differs."""
+    import jax
+    import numpy as np
+
+    from jaxrl.bench.workloads import learner_setup
+
+    config, agent, _ = learner_setup("rlpd", (16, 16), 1, TINY, EnvSpec(obs_dim=17, action_dim=6))
+    dataset = bench.synthetic_dataset(TINY.dataset_rows, 17, 6)
+    key, init_key, update_key = jax.random.split(jax.random.key(0), 3)
+    batches = jax.vmap(lambda k: dataset_sample(dataset, k, TINY.batch))(jax.random.split(key, 3))
+    state = agent.init(init_key)
+    same_key = jax.random.clone(update_key)  # the same key on purpose: the same update twice
+    rolled = jax.jit(agent.update_utd)(state, batches, update_key)
+    unrolled = jax.jit(lambda *a: agent.update_utd(*a, unroll=True))(state, batches, same_key)
+    for x, y in zip(jax.tree.leaves(rolled), jax.tree.leaves(unrolled), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
+
+
+def test_utd_flops_grow_with_the_utd():
+    """The RLPD row's FLOPs count every critic step of `update_utd` (its scan unrolled):
+    per call, 4 steps cost more than 2; counted with the scan rolled they would be equal."""
+    from jaxrl.bench.workloads import learner_setup
+
+    env = bench.learner_env(EnvSpec(obs_dim=17, action_dim=6))
+    dataset = bench.synthetic_dataset(TINY.dataset_rows, 17, 6)
+    config, agent, _ = learner_setup("rlpd", (16, 16), 1, TINY, env.spec)
+    total = {}
+    for utd in (2, 4):
+        total[utd] = utd * bench.update_flops(agent, config, env, dataset, 1, utd)
+    critic_steps = total[4] - total[2]  # two critic steps
+    assert critic_steps > 0.5 * total[2]
+
+
+def test_offline_chunk_with_utd_and_without_guard():
+    """`make_offline_chunk(utd=k, guard=False)`: each step is one `update_utd` on k batches
+    (k gradient steps); the chunk returns states and metrics and has no divergence guard."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaxrl.bench.workloads import init_states, learner_setup
+    from jaxrl.training import make_offline_chunk
+
+    env = bench.learner_env(EnvSpec(obs_dim=17, action_dim=6))
+    dataset = bench.synthetic_dataset(TINY.dataset_rows, 17, 6)
+    config, agent, utd = learner_setup("rlpd", (16, 16), 2, TINY, env.spec)
+    assert utd == 20 and config.chunk_length == 1
+    chunk = make_offline_chunk(config, agent, utd=3, guard=False)
+    states, metrics = chunk(init_states(config, agent, env), dataset)
+    assert states.grad_steps.tolist() == [3, 3] and states.agent.step.tolist() == [3, 3]
+    assert all(bool(jnp.all(jnp.isfinite(v))) for v in jax.tree.leaves(metrics))
+
+    # A non-finite update is not caught without the guard, and is with it (the default).
+    def nan_states():
+        ts = init_states(config, agent, env)
+        nan = jax.tree.map(lambda x: x * jnp.nan, ts.agent.params)
+        return ts.replace(agent=ts.agent.replace(params=nan))
+
+    assert not bool(chunk(nan_states(), dataset)[0].frozen.any())
+    assert bool(make_offline_chunk(config, agent, utd=3)(nan_states(), dataset)[0].frozen.all())
+
+
+def test_peer_runner(tmp_path):
+    """A peer script runs in its venv's Python and its last JSON line is the record; a venv
+    that is not built, a failing script and a run without peer scripts each give a row."""
+    import os
+    import sys
+
+    from jaxrl.bench import peers
+
+    venv = tmp_path / "venvs" / "fake"
+    (venv / "bin").mkdir(parents=True)
+    os.symlink(sys.executable, venv / "bin" / "python")
+    script = tmp_path / "peer.py"
+    script.write_text(
+        "import json, sys\nargs = json.loads(sys.argv[1])\nprint('noise')\n"
+        "print(json.dumps({'updates_per_s': args['n'] * 2}))\n"
+    )
+    missing = peers.run_peer("fake", script, {"n": 1}, 60, peers_dir=tmp_path / "venvs")
+    assert missing["status"].startswith("not available: peer venv 'fake' missing")
+    (venv / ".ready").touch()
+    rec = peers.run_peer("fake", script, {"n": 21}, 60, peers_dir=tmp_path / "venvs")
+    assert rec == {"status": "ok", "updates_per_s": 42}
+    (tmp_path / "bad.py").write_text("raise SystemExit('broken peer')\n")
+    bad = peers.run_peer("fake", tmp_path / "bad.py", {}, 60, peers_dir=tmp_path / "venvs")
+    assert bad["status"].startswith("failed (rc 1)") and "broken peer" in bad["status"]
+    records, _ = bench.run_benchmark(TINY, only=("peers",), log=lambda _: None)
+    assert [(r["peer"], r["algo"]) for r in records] == [("d3rlpy", "iql")]
+    assert records[0]["status"] == "not available: no peer scripts given (peer_scripts)"

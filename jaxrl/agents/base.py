@@ -42,7 +42,9 @@ class Agent(NamedTuple):
       update_utd: optional `update_utd(state, batches, key)` for batches with a leading
         update-to-data axis, when the algorithm does not simply repeat `update` (RLPD and
         WSRL update the critic on every slice and the actor once). None means
-        "`lax.scan` `update` over the slices".
+        "`lax.scan` `update` over the slices". It may take `unroll=` (default 1), passed to
+        its `lax.scan` over the slices: `unroll=True` traces every slice, so that XLA's cost
+        analysis, which counts a loop body once, counts the FLOPs of all (`jaxrl.bench`).
       bind_dataset: optional `bind_dataset(dataset) -> Agent` for algorithms that read the
         whole offline dataset inside an update (PRDC's nearest-neighbour constraint). The
         training layer calls it inside each compiled chunk with the chunk's dataset argument

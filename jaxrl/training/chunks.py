@@ -162,14 +162,30 @@ def _run_axis(fn: Callable, dataset_arg: bool) -> Callable:
     return jax.jit(jax.vmap(fn, in_axes=in_axes), donate_argnums=(0,))
 
 
-def make_offline_chunk(config: TrainConfig, agent: Agent) -> Callable:
-    """`chunk(states[runs], dataset) -> (states, metrics[runs])`: `chunk_length` updates."""
+def make_offline_chunk(
+    config: TrainConfig, agent: Agent, *, utd: int = 1, guard: bool = True
+) -> Callable:
+    """`chunk(states[runs], dataset) -> (states, metrics[runs])`: `chunk_length` updates.
+
+    Args:
+      utd: dataset batches per step; above 1 each step is one `update_utd` (or a scan of
+        `update`) on `utd` batches, as an online step at that UTD is, and counts `utd`
+        gradient steps. The default, 1, is one `update` per step.
+      guard: wrap the chunk with the divergence guard (see `TrainState.frozen`). False leaves
+        it out, for measuring the update steps alone (`jaxrl.bench`).
+    """
 
     def one_step(ts: TrainState, dataset: Transition, learner: Agent):
         key, sample_key, update_key = jax.random.split(ts.key, 3)
-        batch = dataset_sample(dataset, sample_key, config.batch_size)
-        agent_state, metrics = learner.update(ts.agent, batch, update_key)
-        return ts.replace(agent=agent_state, key=key, grad_steps=ts.grad_steps + 1), metrics
+        if utd == 1:
+            batch = dataset_sample(dataset, sample_key, config.batch_size)
+            agent_state, metrics = learner.update(ts.agent, batch, update_key)
+        else:
+            batches = jax.vmap(lambda k: dataset_sample(dataset, k, config.batch_size))(
+                jax.random.split(sample_key, utd)
+            )
+            agent_state, metrics = _utd_update(learner, ts.agent, batches, update_key)
+        return ts.replace(agent=agent_state, key=key, grad_steps=ts.grad_steps + utd), metrics
 
     def chunk(ts: TrainState, dataset: Transition):
         learner = with_dataset(agent, dataset)
@@ -179,6 +195,8 @@ def make_offline_chunk(config: TrainConfig, agent: Agent) -> Callable:
         metrics = _mean_metrics(metrics)  # a non-finite step makes its mean non-finite
         return ts, metrics, _all_finite(metrics)
 
+    if not guard:
+        return _run_axis(lambda ts, dataset: chunk(ts, dataset)[:2], dataset_arg=True)
     return _run_axis(_guarded(chunk), dataset_arg=True)
 
 

@@ -137,7 +137,7 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
         state, a_metrics = actor_step(state, batch, actor_key)
         return state.replace(step=state.step + 1), {**c_metrics, **a_metrics}
 
-    def update_utd(state: AgentState, batches: Transition, key: jax.Array):
+    def update_utd(state: AgentState, batches: Transition, key: jax.Array, unroll: int | bool = 1):
         utd = batches.reward.shape[0]
         critic_key, actor_key = jax.random.split(key)
 
@@ -147,7 +147,8 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
             s, m = critic_step(s, batch, step_key)
             return (s, k), m
 
-        (state, _), c_metrics = jax.lax.scan(body, (state, critic_key), batches)
+        # `unroll=True` (jaxrl.bench): XLA's cost analysis then counts every critic step.
+        (state, _), c_metrics = jax.lax.scan(body, (state, critic_key), batches, unroll=unroll)
         if config.actor_update == "last":
             actor_batch = jax.tree.map(lambda x: x[-1], batches)
         else:
