@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import importlib
-import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -175,9 +173,7 @@ def main(argv=None) -> None:
 
     header = (
         "# Results: every algorithm on the same generated datasets\n\n"
-        f"Written by `{command}` on {datetime.date.today().isoformat()} "
-        f"({platform.machine()}, {platform.processor() or 'CPU'}; jax "
-        f"{importlib.import_module('jax').__version__}) from every finished job under "
+        f"Written by {report.produced_by(command)} from every finished job under "
         f"`{_shown(root)}`; `python experiments/results.py --preset {args.preset}` trains the "
         "missing ones and skips the finished.\n\n"
         f"Preset `{args.preset}`: {dataclasses.asdict(preset)}. Scores are normalized "

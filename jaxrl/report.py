@@ -527,6 +527,20 @@ def references_note(summaries: Mapping[str, Mapping[str, Any]]) -> str:
     )
 
 
+def produced_by(command: str) -> str:
+    """ "`command` on <date> (<machine>, <processor>; jax <version>)": the provenance line of a
+    written report."""
+    import datetime
+    import platform
+
+    import jax
+
+    return (
+        f"`{command}` on {datetime.date.today().isoformat()} "
+        f"({platform.machine()}, {platform.processor() or 'CPU'}; jax {jax.__version__})"
+    )
+
+
 # --------------------------------------------------------------------------- figures
 
 
