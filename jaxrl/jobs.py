@@ -14,7 +14,8 @@ Example:
 
     >>> from jaxrl import jobs
     >>> job = jobs.Job("iql", config, Path("runs/compare/iql"))  # doctest: +SKIP
-    >>> summaries = jobs.run_jobs([job])  # doctest: +SKIP  # {"iql": summary.json's dict}
+    >>> summaries = jobs.run_jobs([job])  # doctest: +SKIP
+    >>> summaries["iql"]["final"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
