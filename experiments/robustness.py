@@ -27,10 +27,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
-import importlib
-import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -41,7 +37,9 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from experiments.results import Preset, job_config, run_job  # noqa: E402
+from experiments.results import job_config  # noqa: E402
+from jaxrl import report  # noqa: E402
+from jaxrl.jobs import Budget, run_job  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,57 +48,35 @@ class Plan:
 
     Attributes:
       preset: seeds, offline steps, width and evaluation of every job (online steps unused).
-      dataset: the clean dataset corrupted in part 1.
       rates: corruption rates (share of rows per kind) of part 1; 0 (clean) is always run.
-      modes: corruption modes of part 1.
-      scale: ε of part 1.
-      mix_base, mix_extra: part 2's dataset is all of `mix_base` plus the first `mix_episodes`
+      mix_episodes: part 2's dataset is all of `mix_base` plus the first `mix_episodes`
         episodes of `mix_extra`.
       samplers: part 2's offline samplers.
+      dataset: the clean dataset corrupted in part 1.
+      modes: corruption modes of part 1.
+      scale: ε of part 1.
+      mix_base, mix_extra: the two datasets of part 2's mixture.
     """
 
-    preset: Preset
-    dataset: str
+    preset: Budget
     rates: tuple[float, ...]
-    modes: tuple[str, ...]
-    scale: float
-    mix_base: str
-    mix_extra: str
     mix_episodes: int
     samplers: tuple[str, ...]
+    dataset: str = "halfcheetah-medium-v0"
+    modes: tuple[str, ...] = ("random", "adversarial")
+    scale: float = 1.0
+    mix_base: str = "halfcheetah-random-v0"
+    mix_extra: str = "halfcheetah-expert-v0"
 
 
 PLANS = {
     "cpu": Plan(
-        Preset((0, 1, 2, 3), 5_000, 0, 128, 5_000, 10, 0),
-        "halfcheetah-medium-v0",
-        (0.1, 0.3),
-        ("random", "adversarial"),
-        1.0,
-        "halfcheetah-random-v0",
-        "halfcheetah-expert-v0",
-        5,
-        ("uniform", "rw", "aw"),
+        Budget((0, 1, 2, 3), 5_000, 0, 128, 5_000, 10, 0), (0.1, 0.3), 5, ("uniform", "rw", "aw")
     ),
-    "tiny": Plan(
-        Preset((0, 1), 60, 0, 16, 60, 1, 0),
-        "halfcheetah-medium-v0",
-        (0.3,),
-        ("random", "adversarial"),
-        1.0,
-        "halfcheetah-random-v0",
-        "halfcheetah-expert-v0",
-        2,
-        ("uniform", "rw"),
-    ),
+    "tiny": Plan(Budget((0, 1), 60, 0, 16, 60, 1, 0), (0.3,), 2, ("uniform", "rw")),
     "gpu": Plan(
-        Preset(tuple(range(8)), 100_000, 0, 256, 10_000, 10, 0),
-        "halfcheetah-medium-v0",
+        Budget(tuple(range(8)), 100_000, 0, 256, 10_000, 10, 0),
         (0.1, 0.2, 0.3, 0.5),
-        ("random", "adversarial"),
-        1.0,
-        "halfcheetah-random-v0",
-        "halfcheetah-expert-v0",
         5,
         ("uniform", "rw", "aw", "topk"),
     ),
@@ -128,51 +104,29 @@ def load_suite(name: str):
     return suite.load(name, "cpu", spec=env.spec), env
 
 
-def offline_job(algo: str, dataset: str, preset: Preset, task: str, **fields):
+def offline_job(algo: str, dataset: str, preset: Budget, task: str, **fields):
     """An offline-only job from `algo`'s config file under `preset`, with `fields` replaced."""
     config = job_config(algo, dataset, preset, task)
     return dataclasses.replace(config, online_steps=0, **fields)
 
 
-def scores(summary: dict) -> np.ndarray:
-    return np.array([r["final_score"] for r in summary["runs"]])
-
-
-def cell(summary: dict) -> str:
-    """'IQM [lo, hi]' of the final normalized scores, with mean ± std."""
-    from jaxrl import stats
-
-    x = scores(summary)
-    lo, hi = stats.bootstrap_ci(x, stats.iqm, num_resamples=2000, seed=0)
-    return f"{stats.iqm(x):.1f} [{lo:.1f}, {hi:.1f}] ({x.mean():.1f} ± {x.std(ddof=1):.1f})"
-
-
 def clean_critic(workdir: Path):
-    """`(q_fn, policy_fn)` of run 0 of a finished IQL job: min over its critics, and its
+    """`(q_fn, policy_fn, spec)` of run 0 of a finished IQL job: min over its critics, and its
     deterministic policy, both for one raw observation (the attacker of `corrupt`)."""
     import jax
     import jax.numpy as jnp
 
-    from jaxrl.checkpoint import Checkpointer
-    from jaxrl.config import from_mapping
+    from jaxrl.checkpoint import CheckpointError, load_states
     from jaxrl.networks import QEnsemble
-    from jaxrl.run import build_agent, state_template
 
-    config = from_mapping(json.loads((workdir / "config.json").read_text()))
-    if config.normalize_obs:
-        raise ValueError(f"{workdir}: the attacker must see raw observations (normalize_obs)")
-    agent, env = build_agent(config)
-    ckpt = Checkpointer(workdir, keep=1)
     try:
-        found = ckpt.restore_latest(
-            lambda meta: state_template(config, agent, env, meta.get("run_axis", 1))
-        )
-    finally:
-        ckpt.close()
-    if found is None:
-        raise RuntimeError(f"{workdir} holds no checkpoint; rerun with --fresh")
-    state = jax.tree.map(lambda x: x[0], found[1].agent)
-    cfg = config.agent_config()
+        loaded = load_states(workdir)
+    except CheckpointError as err:
+        raise RuntimeError(f"{err}; rerun with --fresh") from err
+    if loaded.config.normalize_obs:
+        raise ValueError(f"{workdir}: the attacker must see raw observations (normalize_obs)")
+    state = jax.tree.map(lambda x: x[0], loaded.states.agent)
+    cfg = loaded.config.agent_config()
     critic = QEnsemble(cfg.num_critics, cfg.hidden_dims, cfg.layer_norm)
     key = jax.random.key(0)
 
@@ -180,9 +134,9 @@ def clean_critic(workdir: Path):
         return jnp.min(critic.apply(state.params["critic"], obs[None], action[None]))
 
     def policy_fn(obs):
-        return agent.act(state, obs, key, True)
+        return loaded.agent.act(state, obs, key, True)
 
-    return q_fn, policy_fn, env.spec
+    return q_fn, policy_fn, loaded.env.spec
 
 
 def corrupted_dataset(plan: Plan, preset: str, mode: str, rate: float, attacker) -> str:
@@ -209,9 +163,7 @@ def corrupted_dataset(plan: Plan, preset: str, mode: str, rate: float, attacker)
 
 def mixed_dataset(plan: Plan, preset: str) -> str:
     """Path of `mix_base` plus the first `mix_episodes` episodes of `mix_extra` (written once)."""
-    from jaxrl.data import from_arrays
-    from jaxrl.data.dataset import episode_ends
-    from jaxrl.data.io import save_hdf5
+    from jaxrl.data import concatenate, first_episodes, save_hdf5
 
     base_kind = plan.mix_base.removesuffix("-v0")
     path = (
@@ -220,34 +172,16 @@ def mixed_dataset(plan: Plan, preset: str) -> str:
     if path.exists():
         return str(path)
     base, env = load_suite(plan.mix_base)
-    extra, _ = load_suite(plan.mix_extra)
-    end = int(np.flatnonzero(episode_ends(extra))[plan.mix_episodes - 1]) + 1
-    fields = {
-        "observations": "obs",
-        "actions": "action",
-        "rewards": "reward",
-        "next_observations": "next_obs",
-        "terminals": "terminated",
-        "timeouts": "truncated",
-    }
-    arrays = {
-        key: np.concatenate(
-            [
-                np.asarray(getattr(base.transitions, f)),
-                np.asarray(getattr(extra.transitions, f))[:end],
-            ]
-        )
-        for key, f in fields.items()
-    }
+    extra = first_episodes(load_suite(plan.mix_extra)[0], plan.mix_episodes)
     meta = dict(base.metadata)
     meta.update(
         name=path.stem,
         mixture=f"all of {plan.mix_base} ({base.size} rows) + the first {plan.mix_episodes} "
-        f"episodes of {plan.mix_extra} ({end} rows)",
+        f"episodes of {plan.mix_extra} ({extra.size} rows)",
     )
     for k in ("sha256", "file", "data_normalized_score", "data_return_mean", "episodes", "size"):
         meta.pop(k, None)
-    ds = from_arrays(arrays, spec=env.spec, metadata=meta)
+    ds = concatenate([base, extra], spec=env.spec, metadata=meta)
     save_hdf5(ds, path)
     print(f"  wrote {path} ({ds.size} rows)", flush=True)
     return str(path)
@@ -269,25 +203,22 @@ def corruption_part(plan: Plan, preset: str, workdir: Path, fresh: bool) -> str:
                 sub = workdir / f"{mode}-r{rate:g}" / algo
                 results.setdefault((mode, rate), {})[algo] = run_job(cfg, sub, fresh)
     cols = ["clean"] + [f"{m} {r:g}" for m in plan.modes for r in plan.rates]
-    lines = [
-        "| algorithm | " + " | ".join(cols) + " |",
-        "|---|" + "---|" * len(cols),
+    cells = [
+        [algo, report.final_cell(clean[algo])]
+        + [report.final_cell(results[(m, r)][algo]) for m in plan.modes for r in plan.rates]
+        for algo in CORRUPTION_ALGOS
     ]
-    for algo in CORRUPTION_ALGOS:
-        cells = [cell(clean[algo])]
-        cells += [cell(results[(m, r)][algo]) for m in plan.modes for r in plan.rates]
-        lines.append(f"| {algo} | " + " | ".join(cells) + " |")
     verdicts = []
     for m in plan.modes:
         for r in plan.rates:
-            iql, riql = (scores(results[(m, r)][a]) for a in CORRUPTION_ALGOS)
+            iql, riql = (report.final_scores(results[(m, r)][a]) for a in CORRUPTION_ALGOS)
             verdicts.append(f"{m} {r:g}: RIQL − IQL = {np.mean(riql) - np.mean(iql):+.1f}")
     return (
         f"Dataset {plan.dataset}, mixed corruption (obs, action, reward, dynamics; each kind on "
         f"its own share `rate` of the rows), scale ε = {plan.scale:g}. Cells: IQM [95% CI] "
         "(mean ± std) of the normalized score after offline training.\n\n"
-        + "\n".join(lines)
-        + "\n\nDifference of means: "
+        + report.markdown_table(["algorithm", *cols], cells)
+        + "\nDifference of means: "
         + "; ".join(verdicts)
         + ".\n"
     )
@@ -303,20 +234,15 @@ def weighting_part(plan: Plan, preset: str, workdir: Path, fresh: bool) -> str:
             results.setdefault(algo, {})[sampler] = run_job(
                 cfg, workdir / "weighting" / f"{algo}-{sampler}", fresh
             )
-    lines = [
-        "| algorithm | " + " | ".join(plan.samplers) + " |",
-        "|---|" + "---|" * len(plan.samplers),
+    cells = [
+        [algo] + [report.final_cell(results[algo][s]) for s in plan.samplers]
+        for algo in WEIGHTING_ALGOS
     ]
-    for algo in WEIGHTING_ALGOS:
-        lines.append(
-            f"| {algo} | " + " | ".join(cell(results[algo][s]) for s in plan.samplers) + " |"
-        )
     return (
         f"Dataset: all of {plan.mix_base} plus the first {plan.mix_episodes} episodes of "
         f"{plan.mix_extra} (`{Path(path).name}`). Cells: IQM [95% CI] (mean ± std) of the "
         "normalized score after offline training; sampler temperature 0.1 (the reference's).\n\n"
-        + "\n".join(lines)
-        + "\n"
+        + report.markdown_table(["algorithm", *plan.samplers], cells)
     )
 
 
@@ -351,14 +277,12 @@ def main(argv=None) -> None:
             "## Weighted against uniform sampling\n\n"
             + weighting_part(plan, args.preset, workdir, args.fresh)
         )
-    p = dataclasses.asdict(plan.preset)
+    p = plan.preset
     header = (
         "# Robustness: corrupted data and imbalanced data\n\n"
-        f"Produced by `{command}` on {datetime.date.today().isoformat()} "
-        f"({platform.machine()}, {platform.processor() or 'CPU'}; jax "
-        f"{importlib.import_module('jax').__version__}). Every job: seeds {p['seeds']}, "
-        f"{p['offline_steps']} offline gradient steps, no online phase, {p['width']}-unit "
-        f"hidden layers, {p['eval_episodes']} evaluation episodes per seed. Scores are "
+        f"Produced by {report.produced_by(command)}. Every job: seeds {p.seeds}, "
+        f"{p.offline_steps} offline gradient steps, no online phase, {p.width}-unit "
+        f"hidden layers, {p.eval_episodes} evaluation episodes per seed. Scores are "
         "normalized (0 = random policy, 100 = the dataset suite's expert).\n\n"
     )
     if args.notes:

@@ -12,6 +12,9 @@ chunks done) holds two items:
   step, phase), how many `metrics.jsonl` records had been written, elapsed seconds, the
   divergences seen so far, and a checksum of every array of ``state``.
 
+`load_states` restores a run directory's checkpoint for use outside training (the states, the
+config, the agent); `load_policy` builds one run's policy on it.
+
 Orbax writes each step into a temporary directory and renames it when complete, so a process
 killed mid-write leaves no step directory; a step directory whose files were later truncated
 or damaged fails its restore or its checksum and is skipped in favour of the previous one.
@@ -32,7 +35,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -347,6 +350,67 @@ def _paths(tree: Any):
 # --------------------------------------------------------------------------- loading for use
 
 
+class Loaded(NamedTuple):
+    """A run's checkpoint, restored (see `load_states`)."""
+
+    config: Any  # the run's TrainConfig
+    states: Any  # the stacked TrainState (leading axis: run index)
+    meta: dict[str, Any]  # the checkpoint's meta
+    step: int  # the checkpoint (chunks done)
+    agent: Any  # the run's Agent
+    env: Any  # its Env
+
+
+def load_states(
+    workdir: str | os.PathLike,
+    step: int | None = None,
+    *,
+    run_index: int | None = None,
+) -> Loaded:
+    """The stacked train states of a run directory, from its newest valid checkpoint.
+
+    The one restore path for using a finished (or interrupted) run outside training.
+
+    Args:
+      workdir: the run directory (holding `config.json` and `checkpoints/`).
+      step: a specific checkpoint (chunks done); None means the newest valid one.
+      run_index: if given, checked against the run's run indices before anything is restored.
+
+    Returns:
+      `Loaded(config, states, meta, step, agent, env)`.
+
+    Raises:
+      CheckpointError: no `config.json`, no checkpoint, or `run_index` out of range.
+    """
+    workdir = Path(workdir)
+    if not (workdir / "config.json").exists():
+        raise CheckpointError(f"{workdir} has no config.json; is it a jaxrl run directory?")
+    config = from_mapping(json.loads((workdir / "config.json").read_text()))
+    if run_index is not None and not 0 <= run_index < config.num_runs:
+        raise CheckpointError(
+            f"run_index={run_index} is out of range: the run has {config.num_runs} run indices "
+            f"(seeds {config.seeds})"
+        )
+    agent, env = build_agent(config)
+
+    def template(meta):  # a sweep padded to the device count saved the padding runs too
+        return state_template(config, agent, env, meta.get("run_axis", config.num_runs))
+
+    ckpt = Checkpointer(workdir, keep=max(config.keep_checkpoints, 1))
+    try:
+        if step is None:
+            found = ckpt.restore_latest(template)
+            if found is None:
+                raise CheckpointError(f"{ckpt.directory} holds no checkpoint")
+            step, states, meta = found
+        else:
+            meta = ckpt.read_meta(step)
+            states = ckpt.restore(step, template(meta), meta)
+    finally:
+        ckpt.close()
+    return Loaded(config, states, meta, step, agent, env)
+
+
 def load_policy(
     workdir: str | os.PathLike, run_index: int = 0, step: int | None = None
 ) -> Callable[..., jax.Array]:
@@ -367,37 +431,14 @@ def load_policy(
       CheckpointError: no checkpoint, `run_index` out of range, or a run with `normalize_obs`
         whose observation statistics are missing.
     """
-    workdir = Path(workdir)
-    if not (workdir / "config.json").exists():
-        raise CheckpointError(f"{workdir} has no config.json; is it a jaxrl run directory?")
-    config = from_mapping(json.loads((workdir / "config.json").read_text()))
-    if not 0 <= run_index < config.num_runs:
-        raise CheckpointError(
-            f"run_index={run_index} is out of range: the run has {config.num_runs} run indices "
-            f"(seeds {config.seeds})"
-        )
-    agent, env = build_agent(config)
-
-    def template(meta):  # a sweep padded to the device count saved the padding runs too
-        return state_template(config, agent, env, meta.get("run_axis", config.num_runs))
-
-    ckpt = Checkpointer(workdir, keep=max(config.keep_checkpoints, 1))
-    try:
-        if step is None:
-            found = ckpt.restore_latest(template)
-            if found is None:
-                raise CheckpointError(f"{ckpt.directory} holds no checkpoint")
-            _, states, meta = found
-        else:
-            meta = ckpt.read_meta(step)
-            states = ckpt.restore(step, template(meta), meta)
-    finally:
-        ckpt.close()
+    loaded = load_states(workdir, step, run_index=run_index)
+    config, states, meta, agent = loaded.config, loaded.states, loaded.meta, loaded.agent
     normalizer = None
     if config.normalize_obs:
         stats = meta.get("obs_normalizer")
-        if stats is None and (workdir / OBS_NORMALIZER_JSON).exists():
-            stats = json.loads((workdir / OBS_NORMALIZER_JSON).read_text())
+        saved = Path(workdir) / OBS_NORMALIZER_JSON
+        if stats is None and saved.exists():
+            stats = json.loads(saved.read_text())
         if stats is None:
             raise CheckpointError(
                 f"{workdir} was trained with normalize_obs=True but neither its checkpoint nor "

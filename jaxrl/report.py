@@ -35,7 +35,7 @@ import itertools
 import json
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -342,19 +342,6 @@ def _num(value: float, digits: int = 1) -> str:
     return "–" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """The lines of a Markdown table: the header, the rule, one line per row of cells.
-
-    Cells are written as given (escape any "|" in them first).
-
-    Example:
-        >>> markdown_table(["a", "b"], [["1", "2"]])
-        ['| a | b |', '|---|---|', '| 1 | 2 |']
-    """
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
 def format_markdown(rows: Sequence[Mapping[str, Any]], gamma: float = 100.0) -> str:
     """The rows as a Markdown table (scores to one decimal)."""
     header = [
@@ -368,7 +355,7 @@ def format_markdown(rows: Sequence[Mapping[str, Any]], gamma: float = 100.0) -> 
         "dip",
         "online AUC",
     ]
-    table = []
+    body = []
     for r in rows:
         runs = f"{r['runs']}" + (f" ({r['tasks']} tasks)" if r["tasks"] > 1 else "")
         cells = [
@@ -382,8 +369,35 @@ def format_markdown(rows: Sequence[Mapping[str, Any]], gamma: float = 100.0) -> 
             _num(r["dip"]),
             _num(r["auc"]),
         ]
-        table.append(cells)
-    return "\n".join(markdown_table(header, table)) + "\n"
+        body.append(cells)
+    return markdown_table(header, body)
+
+
+def markdown_table(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], align: str | Sequence[str] = ""
+) -> str:
+    """A Markdown table: `header`, then one line per row of cells (each `str()`-ed as is).
+
+    Args:
+      header: the column names.
+      rows: the cells of each row, already formatted.
+      align: per column, "" (the default), "l" or "r" (right-aligned, `---:`); a string of
+        one letter per column, or "" for all default.
+
+    Example:
+
+        >>> print(markdown_table(["a", "b"], [[1, "x"]], align=" r"), end="")
+        | a | b |
+        |---|---:|
+        | 1 | x |
+    """
+    marks = {"": "---", " ": "---", "l": ":---", "r": "---:"}
+    align = list(align) or [""] * len(header)
+    if len(align) != len(header):
+        raise ValueError(f"align has {len(align)} entries for {len(header)} columns")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(marks[a] for a in align) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
@@ -393,6 +407,138 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def _signed(x: float) -> str:
+    return "—" if not np.isfinite(x) else f"{x:+.1f}"
+
+
+def _mean_std(x: np.ndarray) -> str:
+    return "—" if not np.isfinite(x.mean()) else f"{x.mean():.1f} ± {x.std(ddof=1):.1f}"
+
+
+def final_scores(summary: Mapping[str, Any]) -> np.ndarray:
+    """The final normalized score of every run of a `summary.json`."""
+    return np.array([r["final_score"] for r in summary["runs"]])
+
+
+def final_cell(summary: Mapping[str, Any], num_resamples: int = 2000, seed: int = 0) -> str:
+    """'IQM [lo, hi] (mean ± std)' of a `summary.json`'s final scores (95 % bootstrap CI)."""
+    x = final_scores(summary)
+    lo, hi = stats.bootstrap_ci(x, stats.iqm, num_resamples=num_resamples, seed=seed)
+    return f"{stats.iqm(x):.1f} [{lo:.1f}, {hi:.1f}] ({x.mean():.1f} ± {x.std(ddof=1):.1f})"
+
+
+def summary_rows(summaries: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per job from its `summary.json` (name -> summary), for `summary_table`.
+
+    Returns:
+      Rows with keys ``algo`` (the name), ``seeds``, ``offline`` and ``final`` ('mean ± std'
+      text; "—" without offline steps), ``offline_mean``, ``final_iqm``, ``iqm_ci`` (95 %
+      bootstrap), ``dip``, ``auc`` and ``gain`` (final minus the score at the switch; from the
+      untrained policy's score for a job trained from scratch), means over runs, ``budget``
+      and ``seconds``.
+    """
+    rows = []
+    for name, s in summaries.items():
+        runs = s["runs"]
+        off = np.array([r["offline_score"] for r in runs]) if s["offline_steps"] else None
+        fin = final_scores(s)
+        dips = np.array([r["dip"] for r in runs], dtype=float)
+        auc = np.array([r["online_auc"] for r in runs], dtype=float)
+        gain = np.array([r["final_score"] - r["offline_score"] for r in runs], dtype=float)
+        lo, hi = stats.bootstrap_ci(fin, stats.iqm, num_resamples=2000, seed=0)
+        rows.append(
+            {
+                "algo": name,
+                "seeds": len(runs),
+                "offline": _mean_std(off) if off is not None else "—",
+                "offline_mean": float(off.mean()) if off is not None else float("nan"),
+                "final": _mean_std(fin),
+                "final_iqm": float(stats.iqm(fin)),
+                "iqm_ci": (float(lo), float(hi)),
+                "dip": float(np.nanmean(dips)) if off is not None else float("nan"),
+                "auc": float(np.nanmean(auc)),
+                "gain": float(np.nanmean(gain)),
+                "budget": f"{s['offline_steps']} + {s['online_steps']}",
+                "seconds": s["seconds"],
+            }
+        )
+    return rows
+
+
+def summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """`summary_rows` as a Markdown table."""
+    header = [
+        "algorithm",
+        "seeds",
+        "offline",
+        "fine-tuned",
+        "fine-tuned IQM [95% CI]",
+        "dip",
+        "online AUC",
+        "online gain",
+        "budget (offline grad steps + online env steps)",
+        "wall s",
+    ]
+    cells = [
+        [
+            r["algo"],
+            r["seeds"],
+            r["offline"],
+            r["final"],
+            f"{r['final_iqm']:.1f} [{r['iqm_ci'][0]:.1f}, {r['iqm_ci'][1]:.1f}]",
+            _signed(r["dip"]),
+            f"{r['auc']:.1f}",
+            _signed(r["gain"]),
+            r["budget"],
+            f"{r['seconds']:.0f}",
+        ]
+        for r in rows
+    ]
+    return markdown_table(header, cells)
+
+
+def references_note(summaries: Mapping[str, Mapping[str, Any]]) -> str:
+    """The normalization references the jobs used (from their `summary.json`), or a warning
+    naming the jobs when they differ: jobs run on different generations of a dataset (a cache
+    rebuilt at another commit) do not compare."""
+    refs: dict[tuple[float, float], list[str]] = {}
+    for name, s in summaries.items():
+        r = s.get("reference_returns") or {}
+        if "random" in r and "expert" in r:
+            refs.setdefault((round(r["random"], 1), round(r["expert"], 1)), []).append(name)
+    if not refs:
+        return ""
+    if len(refs) == 1:
+        ((rand, expert),) = refs
+        return f"Normalization references of every job: random {rand:,.1f}, expert {expert:,.1f}."
+    groups = "; ".join(
+        f"random {a:,.1f}, expert {b:,.1f}: {', '.join(sorted(names))}"
+        for (a, b), names in sorted(refs.items())
+    )
+    return (
+        f"**Warning: the jobs used different normalization references, i.e. different "
+        f"generations of the dataset, and do not compare** ({groups}). Rerun the odd ones "
+        "with --fresh on one cache."
+    )
+
+
+def produced_by(command: str) -> str:
+    """ "`command` on <date> (<machine>, <processor>; jax <version>)": the provenance line of a
+    written report."""
+    import datetime
+    import platform
+
+    import jax
+
+    return (
+        f"`{command}` on {datetime.date.today().isoformat()} "
+        f"({platform.machine()}, {platform.processor() or 'CPU'}; jax {jax.__version__})"
+    )
 
 
 # --------------------------------------------------------------------------- figures

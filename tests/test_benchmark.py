@@ -184,13 +184,13 @@ def test_merged_runs_keep_the_first_measurement_and_recount_missing_flops(record
 def test_markdown_table():
     from jaxrl.report import markdown_table
 
-    assert markdown_table(["a", "b"], [["1", "2"], ["3", ""]]) == [
+    assert markdown_table(["a", "b"], [["1", "2"], ["3", ""]]).splitlines() == [
         "| a | b |",
         "|---|---|",
         "| 1 | 2 |",
         "| 3 |  |",
     ]
-    assert markdown_table(["x"], []) == ["| x |", "|---|"]
+    assert markdown_table(["x"], []).splitlines() == ["| x |", "|---|"]
 
 
 def test_recipes_are_what_the_configs_and_the_benchmark_run():

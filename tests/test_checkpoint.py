@@ -294,3 +294,35 @@ def test_load_policy_gives_one_runs_deterministic_policy(reference):
     assert stochastic.shape == (5, 6)
     with pytest.raises(CheckpointError, match="out of range"):
         load_policy(reference, run_index=4)
+
+
+def test_load_states_is_the_one_restore_path(reference, tmp_path):
+    """`load_states` restores what the run saved (the newest or a chosen checkpoint); it is what
+    `load_policy` and the adversarial attacker of experiments/robustness.py read through."""
+    from experiments import robustness
+
+    loaded = ckpt_lib.load_states(reference)
+    step, states, meta = _restore(reference)
+    assert loaded.step == step == N_CHUNKS and loaded.meta["checksum"] == meta["checksum"]
+    _assert_same_runs(jax.tree.map(np.asarray, ckpt_lib.to_saveable(loaded.states)), states)
+    assert loaded.config == job_config(loaded.config.dataset)
+    assert loaded.env.spec.obs_dim == 17
+    earlier = ckpt_lib.load_states(reference, 2)
+    _assert_same_runs(
+        jax.tree.map(np.asarray, ckpt_lib.to_saveable(earlier.states)), _restore(reference, 2)[1]
+    )
+    with pytest.raises(CheckpointError, match="run_index=4 is out of range"):
+        ckpt_lib.load_states(reference, run_index=4)
+    with pytest.raises(CheckpointError, match="no config.json"):
+        ckpt_lib.load_states(tmp_path)
+    # The attacker: run 0's deterministic policy (as load_policy gives it) and a critic that
+    # jax differentiates.
+    q_fn, policy_fn, spec = robustness.clean_critic(reference)
+    obs = np.linspace(-1, 1, spec.obs_dim, dtype=np.float32)
+    action = policy_fn(obs)
+    expected = load_policy(reference, run_index=0)(obs)
+    np.testing.assert_allclose(np.asarray(action), np.asarray(expected), rtol=1e-5, atol=1e-6)
+    grad = jax.grad(q_fn)(obs, action)
+    assert grad.shape == (17,) and np.isfinite(np.asarray(grad)).all()
+    with pytest.raises(RuntimeError, match="no config.json.*rerun with --fresh"):
+        robustness.clean_critic(tmp_path)

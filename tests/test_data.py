@@ -483,3 +483,20 @@ def test_metadata_must_be_json_able():
     ds = from_arrays(d4rl_arrays(), metadata={"r": np.float32(1.5), "v": np.arange(2)})
     assert ds.metadata == {"r": 1.5, "v": [0, 1]}
     assert type(ds.metadata["r"]) is float
+
+
+def test_first_episodes_and_concatenate_keep_episode_boundaries():
+    from jaxrl.data import concatenate, first_episodes
+    from tests.helpers import random_arrays
+
+    a = from_arrays(random_arrays(120, 3, 2, seed=0, episode=40), metadata={"name": "a"})
+    b = from_arrays(random_arrays(90, 3, 2, seed=1, episode=30), metadata={"name": "b"})
+    head = first_episodes(b, 2)
+    assert head.size == 60 and head.metadata == {"name": "b"}
+    np.testing.assert_array_equal(head.transitions.obs, b.transitions.obs[:60])
+    assert first_episodes(b, 10).size == 90 and first_episodes(b, 0).size == 0
+    both = concatenate([a, head], metadata={"name": "a+b"})
+    assert both.size == 180 and both.metadata["name"] == "a+b"
+    assert int(episode_ends(both).sum()) == 3 + 2
+    np.testing.assert_array_equal(both.transitions.reward[120:], b.transitions.reward[:60])
+    np.testing.assert_array_equal(both.transitions.next_obs[:120], a.transitions.next_obs)

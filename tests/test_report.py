@@ -257,3 +257,15 @@ def test_report_on_a_real_tiny_job(tmp_path):
     assert row["auc"] == pytest.approx(summary["online_auc"]["mean"])
     assert result["files"]["table.md"] == tmp_path / "job" / "report" / "table.md"
     assert result["files"]["learning_curves.png"].stat().st_size > 5000
+
+
+def test_markdown_table_aligns_columns_and_produced_by_names_the_machine():
+    table = rp.markdown_table(["a", "b", "c"], [[1, "x", 2.5], ["y", "", "z"]], align=" rl")
+    assert table == "| a | b | c |\n|---|---:|:---|\n| 1 | x | 2.5 |\n| y |  | z |\n"
+    assert rp.markdown_table(["a"], []) == "| a |\n|---|\n"
+    with pytest.raises(ValueError, match="2 entries for 3 columns"):
+        rp.markdown_table(["a", "b", "c"], [], align="rr")
+    import jax
+
+    line = rp.produced_by("python x.py --y")
+    assert line.startswith("`python x.py --y` on 20") and line.endswith(f"; jax {jax.__version__})")

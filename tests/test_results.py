@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from experiments import results
+from jaxrl import claims as claims_lib
+from jaxrl import jobs, report
 
 
 def test_job_config_applies_the_budget_but_keeps_each_recipe():
@@ -35,42 +37,42 @@ def test_table_and_claims_from_summaries():
         "calql": _summary([50, 50], [70, 90], [-2, 0], [60, 70]),
         "rlpd": _summary([0, 0], [90, 100], [np.nan, np.nan], [80, 90], offline_steps=0),
     }
-    rows = {r["algo"]: r for r in results.table_rows(summaries)}
+    rows = {r["algo"]: r for r in report.summary_rows(summaries)}
     assert rows["cql"]["offline"] == f"55.0 ± {np.std([50, 60], ddof=1):.1f}"
     assert rows["cql"]["dip"] == -20.0 and rows["calql"]["dip"] == -1.0
     assert rows["rlpd"]["offline"] == "—" and np.isnan(rows["rlpd"]["dip"])
     assert rows["calql"]["final_iqm"] == pytest.approx(80.0)
-    table = results.markdown_table(list(rows.values()))
+    table = report.summary_table(list(rows.values()))
     assert "| calql | 2 | 50.0 ± 0.0 | 80.0 ± 14.1 | 80.0 [" in table
     assert table.count("\n") == 2 + 3
     # Online gain: final minus the score at the switch (RLPD from its untrained policy's 0).
     assert rows["cql"]["gain"] == 5.0 and rows["rlpd"]["gain"] == 95.0
     assert "| 35.0 | +5.0 | 100 + 100 |" in table
-    claims = " ".join(results.claims(list(rows.values())))
+    claims = " ".join(claims_lib.verdicts(list(rows.values())))
     assert "Cal-QL avoids CQL's dip after the switch: holds (dip CQL -20.0, Cal-QL -1.0)" in claims
     assert "ReBRAC strongest offline: not tested" in claims
     assert "top 3: rlpd (85.0), calql (65.0), cql (35.0)" in claims
     assert "fine-tune fastest (highest online AUC): not tested (no wsrl run)" in claims
     assert "top 3: rlpd (+95.0), calql (+30.0), cql (+5.0)" in claims
     summaries["wsrl"] = _summary([80, 80], [81, 79], [0, 0], [20, 20])
-    claims = " ".join(results.claims(results.table_rows(summaries)))
+    claims = " ".join(claims_lib.verdicts(report.summary_rows(summaries)))
     assert "(highest online AUC): holds for RLPD only; top 3: rlpd (85.0), calql" in claims
     assert "switch): holds for RLPD only; top 3: rlpd (+95.0), calql (+30.0)" in claims
     # Neither in the top 3 (hopper: RIQL, A2PR, TD3+BC lead by AUC).
     for name in ("riql", "a2pr", "td3bc"):
         summaries[name] = _summary([95, 95], [96, 96], [0, 0], [95, 97])
-    claims = " ".join(results.claims(results.table_rows(summaries)))
+    claims = " ".join(claims_lib.verdicts(report.summary_rows(summaries)))
     assert "(highest online AUC): does not hold here; top 3: riql (96.0)" in claims
     for name in ("riql", "a2pr", "td3bc"):
         del summaries[name]
     del summaries["wsrl"]
     # Without a CQL dip there is nothing for Cal-QL to avoid.
     summaries["cql"] = _summary([50, 60], [60, 70], [2, 4], [55, 65])
-    claims = " ".join(results.claims(results.table_rows(summaries)))
+    claims = " ".join(claims_lib.verdicts(report.summary_rows(summaries)))
     assert "Cal-QL avoids CQL's dip after the switch: not visible here (CQL does not dip" in claims
     # A dip under DIP_VISIBLE points is not a dip either (hopper: CQL -0.9, Cal-QL +18.2).
     summaries["cql"] = _summary([20, 24], [40, 38], [-0.5, -1.3], [24, 24])
-    claims = " ".join(results.claims(results.table_rows(summaries)))
+    claims = " ".join(claims_lib.verdicts(report.summary_rows(summaries)))
     assert "not visible here (CQL does not dip by 5 points or more) (dip CQL -0.9," in claims
 
 
@@ -136,39 +138,39 @@ def test_a_job_locked_by_a_live_process_is_skipped_and_a_dead_ones_lock_taken_ov
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         workdir.mkdir()
-        lock = workdir / results.LOCK_NAME
+        lock = workdir / jobs.LOCK_NAME
         lock.write_text(json.dumps({"pid": sleeper.pid, "host": platform.node()}))
-        assert not results.claim_job(workdir)
+        assert not jobs.claim_job(workdir)
         # run_job returns None before it would import or train anything.
-        assert results.run_job(config=None, workdir=workdir, fresh=False) is None
+        assert jobs.run_job(config=None, workdir=workdir, fresh=False) is None
         # --fresh does not empty a directory another live process is training in.
         (workdir / "metrics.jsonl").write_text("{}\n")
-        assert results.run_job(config=None, workdir=workdir, fresh=True) is None
+        assert jobs.run_job(config=None, workdir=workdir, fresh=True) is None
         assert (workdir / "metrics.jsonl").read_text() == "{}\n"
         assert json.loads(lock.read_text())["pid"] == sleeper.pid  # left alone
     finally:
         sleeper.kill()
         sleeper.wait()
-    assert results.claim_job(workdir)  # its owner is gone: taken over
+    assert jobs.claim_job(workdir)  # its owner is gone: taken over
     assert json.loads(lock.read_text())["pid"] == __import__("os").getpid()
-    assert results.claim_job(workdir)  # re-entrant for the owner
-    results.release_job(workdir)
+    assert jobs.claim_job(workdir)  # re-entrant for the owner
+    jobs.release_job(workdir)
     assert not lock.exists()
     # A finished job is read, whatever the lock says.
     (workdir / "summary.json").write_text(json.dumps({"runs": []}))
     lock.write_text(json.dumps({"pid": 1, "host": platform.node()}))
-    assert results.run_job(config=None, workdir=workdir, fresh=False) == {"runs": []}
+    assert jobs.run_job(config=None, workdir=workdir, fresh=False) == {"runs": []}
 
 
 def test_references_note_names_jobs_run_on_another_generation_of_the_dataset():
     a = {**_summary([1], [2], [0], [1]), "reference_returns": {"random": 53.71, "expert": 1082.8}}
     b = {**_summary([1], [2], [0], [1]), "reference_returns": {"random": 53.7, "expert": 1127.1}}
-    one = results.references_note({"iql": a, "cql": a})
+    one = report.references_note({"iql": a, "cql": a})
     assert one == "Normalization references of every job: random 53.7, expert 1,082.8."
-    mixed = results.references_note({"iql": a, "cql": b, "bc": a})
+    mixed = report.references_note({"iql": a, "cql": b, "bc": a})
     assert "different generations of the dataset" in mixed
     assert "random 53.7, expert 1,082.8: bc, iql; random 53.7, expert 1,127.1: cql" in mixed
-    assert results.references_note({"iql": _summary([1], [2], [0], [1])}) == ""
+    assert report.references_note({"iql": _summary([1], [2], [0], [1])}) == ""
 
 
 def test_reference_settings_per_dataset_replace_the_halfcheetah_ones():

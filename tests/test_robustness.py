@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from experiments import robustness
-from jaxrl import data
+from jaxrl import data, report
 from tests.helpers import random_arrays
 
 
@@ -60,7 +60,7 @@ def test_mixture_is_the_base_then_the_first_expert_episodes(suite):
 
 def test_cell_is_iqm_with_ci_and_mean_std():
     summary = {"runs": [{"final_score": x} for x in (10.0, 20.0, 30.0, 40.0)]}
-    text = robustness.cell(summary)
+    text = report.final_cell(summary)
     # IQM of 4 values: the mean of the middle two (20, 30) = 25.
     assert text.startswith("25.0 [")
     assert text.endswith(f"(25.0 ± {np.std([10, 20, 30, 40], ddof=1):.1f})")

@@ -93,7 +93,7 @@ def learner_table(records: list[dict[str, Any]]) -> list[str]:
             vs,
         ]
         rows.append(cells)
-    return markdown_table(LEARNER_COLUMNS, rows)
+    return markdown_table(LEARNER_COLUMNS, rows).splitlines()
 
 
 def verdicts(records: list[dict[str, Any]], preset_name: str) -> list[tuple[str, str, str]]:
@@ -253,7 +253,7 @@ def write_report(
     lines += ["", "## Targets", ""]
     lines += markdown_table(
         ["target", "measured", "verdict"], [list(t) for t in verdicts(records, preset_name)]
-    )
+    ).splitlines()
     lines += [
         "",
         "## Learner: a scan of K updates from a device dataset",
@@ -297,7 +297,7 @@ def write_report(
                 rows.append(["peer brax.training sac", r["status"], "", "", ""])
         lines += markdown_table(
             ["workload", "settings", "compile s", "env steps/s", "updates/s"], rows
-        )
+        ).splitlines()
     comp = [r for r in records if r["workload"] == "o2o_compile" and r["status"] == "ok"]
     if comp:
         lines += ["", "## Compile time of the whole offline→online program", ""]
@@ -310,7 +310,7 @@ def write_report(
             ]
             for r in comp
         ]
-        lines += markdown_table(["recipe", "runs", "compile s", "parts (s)"], rows)
+        lines += markdown_table(["recipe", "runs", "compile s", "parts (s)"], rows).splitlines()
     envs = [r for r in records if r["workload"] in ("env", "buffer") and r["status"] == "ok"]
     if envs:
         lines += ["", "## Environment stepping and buffer in isolation", ""]
@@ -331,7 +331,7 @@ def write_report(
                         _fmt(r["calls_per_s"]) + " calls/s, " + _fmt(r["rows_per_s"]) + " rows/s",
                     ]
                 )
-        lines += markdown_table(["operation", "throughput"], rows)
+        lines += markdown_table(["operation", "throughput"], rows).splitlines()
     peers = [r for r in records if r["workload"] == "peer"]
     if peers:
         lines += ["", "## Peers", ""]
@@ -346,7 +346,9 @@ def write_report(
                     _fmt(r.get("env_steps_per_s")),
                 ]
             )
-        lines += markdown_table(["peer", "status", "settings", "updates/s", "env steps/s"], rows)
+        lines += markdown_table(
+            ["peer", "status", "settings", "updates/s", "env steps/s"], rows
+        ).splitlines()
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
     text = "\n".join(lines) + "\n"

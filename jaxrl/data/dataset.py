@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
@@ -461,6 +461,41 @@ def episode_returns(ds: Dataset) -> np.ndarray:
         return np.zeros(0)
     starts = np.concatenate([[0], np.flatnonzero(ends)[:-1] + 1])
     return np.add.reduceat(np.asarray(ds.transitions.reward, np.float64), starts)
+
+
+def first_episodes(ds: Dataset, n: int) -> Dataset:
+    """The rows of the first `n` episodes of `ds` (all of it if it has fewer), same metadata."""
+    ends = np.flatnonzero(episode_ends(ds))
+    rows = int(ends[min(n, ends.size) - 1]) + 1 if n > 0 and ends.size else 0
+    return Dataset(jax.tree.map(lambda x: x[:rows], ds.transitions), dict(ds.metadata))
+
+
+def concatenate(
+    parts: Sequence[Dataset], *, spec: EnvSpec | None = None, metadata: dict | None = None
+) -> Dataset:
+    """The rows of `parts` one after another, validated as one dataset (`from_arrays`).
+
+    Each episode ends where it ended in its part; `mc_return` is zeros again (the returns of a
+    mixture are recomputed by `with_mc_returns`).
+
+    Args:
+      parts: datasets with the same observation and action sizes.
+      spec: the environment the result is for.
+      metadata: the result's metadata (default: none).
+    """
+    fields = {
+        "observations": "obs",
+        "actions": "action",
+        "rewards": "reward",
+        "next_observations": "next_obs",
+        "terminals": "terminated",
+        "timeouts": "truncated",
+    }
+    arrays = {
+        key: np.concatenate([np.asarray(getattr(p.transitions, name)) for p in parts])
+        for key, name in fields.items()
+    }
+    return from_arrays(arrays, spec=spec, metadata=metadata)
 
 
 def with_mc_returns(ds: Dataset, discount: float, sparse_reward: float | None = None) -> Dataset:
