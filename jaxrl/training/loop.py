@@ -173,7 +173,11 @@ class History:
         return np.array(steps), np.array(values, float)
 
     def summary(self, seconds: float | None = None) -> dict[str, Any]:
-        """Final scores, IQM and CIs over seeds (as `summary.json`), from these records."""
+        """Final scores, IQM and CIs over seeds (as `summary.json`), from these records.
+
+        A call of `train` that resumed holds only the records after its start: make a
+        `History(programs, earlier + later records)` to summarize the whole job.
+        """
         p = self.programs
         elapsed = seconds if seconds is not None else (self.records or [{}])[-1].get("time", 0)
         summary = summarize(p.config, p.real_runs, self.records, p.references, elapsed)
@@ -196,9 +200,10 @@ def _run_hparams(states, i: int) -> dict[str, float]:
 class _Run:
     """One call of `train`: the per-item steps, sharing the programs and counters."""
 
-    def __init__(self, programs: Programs, hooks, progress: Progress, history: History):
+    def __init__(self, programs: Programs, hooks, progress: Progress, history: History, states):
         self.p, self.hooks, self.progress, self.history = programs, hooks, progress, history
         self.runs = programs.real_runs
+        self.frozen = np.asarray(fetch(states.frozen))  # the guard reports newly frozen runs
 
     def evaluate(self, step: int, states) -> dict[int, dict[str, float]]:
         returns = self.p.evaluate(states.agent, self.p.eval_keys(step))
@@ -312,8 +317,7 @@ def train(
     plan = make_plan(programs.config) if plan is None else plan
     progress = start if start is not None else Progress()
     history = History(programs, divergences=list(progress.divergences))
-    loop = _Run(programs, list(hooks), progress, history)
-    loop.frozen = np.asarray(fetch(states.frozen))
+    loop = _Run(programs, list(hooks), progress, history, states)
     _call(loop.hooks, "on_start", programs, plan, progress)
     done = progress.chunks_done
     for item in plan:
