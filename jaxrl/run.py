@@ -51,7 +51,6 @@ from jaxrl.training.programs import (  # noqa: F401 (re-exported)
 )
 from jaxrl.training.summary import curves, format_summary, summarize  # noqa: F401
 
-Built = Programs  # the name before programs moved to jaxrl.training
 _fetch = programs_lib.fetch
 
 
