@@ -28,7 +28,7 @@ from jaxrl.ops.robust import (
     linf_perturbations,
     uncertainty_pseudo_target,
 )
-from jaxrl.ops.td import polyak, td_target
+from jaxrl.ops.td import ensemble_td_loss, polyak, td_target
 from jaxrl.ops.td3 import (
     BC_REDUCTIONS,
     bc_decay,
@@ -59,6 +59,7 @@ __all__ = [
     "nearest_neighbor",
     "normalized_q_weight",
     "policy_update_due",
+    "ensemble_td_loss",
     "polyak",
     "reduce_ensemble",
     "subset_indices",

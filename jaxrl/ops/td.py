@@ -29,3 +29,22 @@ def polyak(target: optax.Params, online: optax.Params, tau: float | jax.Array) -
 def discounted_sum(rewards: jax.Array, discount: float) -> jax.Array:
     """Σ_t γ^t r_t over the last axis."""
     return jnp.sum(rewards * discount ** jnp.arange(rewards.shape[-1]), axis=-1)
+
+
+def ensemble_td_loss(q: jax.Array, target: jax.Array, reduction: str = "sum") -> jax.Array:
+    """The squared TD error of an ensemble of critics, reduced as the reference reduces it.
+
+    Args:
+      q: Q_c(s, a) of every critic, shape [C, B].
+      target: the TD target y, shape [B] (shared by every critic) or [C, B].
+      reduction: "sum": Σ_c mean_b (Q_c − y)² (CORL's SAC-N, EDAC, TD3+BC, AWAC, SPOT);
+        "mean": mean over c and b (IQL, SAC/RLPD); "none": mean_b per critic, shape [C] (CQL).
+    """
+    y = target if target.ndim == q.ndim else target[None]
+    if reduction == "sum":
+        return jnp.sum(jnp.mean((q - y) ** 2, axis=1))
+    if reduction == "mean":
+        return jnp.mean((q - y) ** 2)
+    if reduction == "none":
+        return jnp.mean((q - y) ** 2, axis=1)
+    raise ValueError(f"reduction={reduction!r}; allowed: 'sum', 'mean', 'none'")
