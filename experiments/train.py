@@ -28,6 +28,8 @@ Configs (experiments/configs/*.py, each a get_config() returning an ml_collectio
   famo2o   FamO2O on IQL: β-conditioned actor, balance model picks β per state online
   a2pr     A2PR: TD3 with an advantage-filtered VAE and an adaptive masked BC target
   prdc     PRDC: TD3 constrained to the nearest (β·s, a) dataset point, decayed online
+  xql      XQL: IQL with a rescaled Gumbel value loss, Huber-20 critics, V → actor → Q
+  fdvl     f-DVL: XQL's pipeline with the χ² (or total-variation) value loss
   gpu      the default job at accelerator scale (D4RL sizes, 1M+1M steps, 16 seeds)
   sweep_iql_temperature  IQL β ∈ {1, 3, 10} × 3 seeds as one program (9 runs)
 

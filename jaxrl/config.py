@@ -173,7 +173,7 @@ def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
             "normalize_obs=True needs a dataset (its observation statistics); set dataset= or "
             "normalize_obs=False"
         )
-    if getattr(config.agent_config(), "uses_dataset", False) and not config.dataset:
+    if config.agent_config().data_needs().dataset_in_update and not config.dataset:
         raise ConfigError(
             f"algo={config.algo!r} constrains its policy to the offline dataset; set dataset="
         )

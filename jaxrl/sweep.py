@@ -5,12 +5,14 @@
 per (setting, seed), setting-major: runs ``0 … S-1`` are the seeds of the first setting, and
 so on. Each run starts from its seed, with its setting's values written into the dynamic
 leaves of its `TrainState` (agent `hparams`, the injected learning rates, `offline_ratio`)
-by a vmapped init, so every run of the sweep shares one compiled program per phase.
+by a vmapped init over the stacked values (`run_hparams`), so every run of the sweep shares
+one compiled program per phase. No traced value ever enters a config.
 
-A setting may only vary values that reach the program as state leaves. Network sizes, batch
-size, step counts and any hyperparameter an algorithm bakes into its update as a constant
-shape or specialise the compiled program; sweeping them is refused with a message saying they
-need separate programs (one job per value).
+A setting may only vary values that reach the program as state leaves: an algorithm's
+`dynamic` config fields (the fields of its `AgentState.hparams` dataclass, see
+`jaxrl.agents.base.dynamic`) and `offline_ratio`. Network sizes, batch size, step counts and
+every other (static) field shape or specialise the compiled program; sweeping them is refused
+with a message naming the field and saying it needs separate programs (one job per value).
 
 Example:
 
@@ -23,24 +25,22 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import functools
 import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jax
 import numpy as np
 
-from jaxrl.agents.registry import agent_config, make_agent
+from jaxrl.agents.base import dynamic_names, hparams_of
+from jaxrl.agents.registry import agent_config
 from jaxrl.errors import ConfigError
-from jaxrl.types import empty_transition
 
 SWEEP_MODES = ("grid", "random")
-# TrainConfig fields that are TrainState leaves (the agent's dynamic fields are found by
-# `agent_field_problem`).
+# TrainConfig fields that are TrainState leaves (with the agent config's `dynamic` fields).
 TOP_LEVEL_DYNAMIC = ("offline_ratio",)
 # The record key prefix of a swept value in metrics.jsonl: {"settings.agent.beta": 3.0}.
 SETTINGS_PREFIX = "settings."
@@ -149,17 +149,9 @@ def _distribution(key: str, values: tuple) -> tuple[str, float, float] | None:
 
 
 def candidate_keys(config) -> list[str]:
-    """Keys a sweep may name: `TOP_LEVEL_DYNAMIC` and the agent's float fields.
-
-    Some float fields are still constants of an algorithm's compiled update (IQL's
-    `max_weight`, …); `check` refuses those when they are swept.
-    """
-    agent_fields = [
-        f"agent.{f.name}"
-        for f in dataclasses.fields(config.agent_config())
-        if "float" in str(f.type) and "tuple" not in str(f.type)
-    ]
-    return list(TOP_LEVEL_DYNAMIC) + agent_fields
+    """Keys a sweep may name: `TOP_LEVEL_DYNAMIC` and the agent's `dynamic` fields, which
+    are exactly the fields of its `AgentState.hparams` dataclass."""
+    return list(TOP_LEVEL_DYNAMIC) + [f"agent.{n}" for n in dynamic_names(config.agent_config())]
 
 
 def _static_message(key: str, why: str) -> str:
@@ -290,29 +282,18 @@ def config_for(config, settings: Mapping[str, float]):
     return config
 
 
-def with_traced(config, values: Mapping[str, Any]):
-    """`config` with the swept fields replaced by (traced) arrays, for a vmapped init.
+def run_hparams(config, runs: Sequence[RunSpec]) -> tuple[Any, np.ndarray]:
+    """Every run's agent hyperparameters (its config's `hparams_class`, leaves stacked on a
+    leading run axis, float32) and `offline_ratio`: the vmapped init's inputs.
 
-    The dataclasses are copied and written with `object.__setattr__`, so checks that run on
-    construction (`__post_init__`) never see a tracer; `validate_sweep` checked every
-    concrete setting already.
+    A run's values are its setting's, written into `config` by `config_for` (so they are
+    checked like any config value); fields it does not sweep keep the config's values.
     """
-    if not values:
-        return config
-    config = copy.copy(config)
-    agent = copy.copy(config.agent_config())
-    for key, value in values.items():
-        if key.startswith("agent."):
-            object.__setattr__(agent, key[6:], value)
-        else:
-            object.__setattr__(config, key, value)
-    object.__setattr__(config, "agent", agent)
-    return config
-
-
-def run_values(runs: Sequence[RunSpec], keys: Sequence[str]) -> dict[str, np.ndarray]:
-    """Per swept key, the float32 value of every run (the vmapped init's input)."""
-    return {k: np.array([r.settings[k] for r in runs], np.float32) for k in keys}
+    per_run = [config_for(config, r.settings) for r in runs]
+    hparams = [hparams_of(c.agent_config()) for c in per_run]
+    stacked = jax.tree.map(lambda *x: np.stack([np.asarray(v) for v in x]), *hparams)
+    ratios = np.array([c.offline_ratio for c in per_run], np.float32)
+    return stacked, ratios
 
 
 def settings_of(runs: Sequence[RunSpec]) -> list[dict[str, float]]:
@@ -326,78 +307,6 @@ def settings_of(runs: Sequence[RunSpec]) -> list[dict[str, float]]:
 
 def swept_keys(config) -> list[str]:
     return [k for k, _ in normalize(config.sweep)]
-
-
-# --------------------------------------------------------------------------- static detection
-
-
-def check(config, spec) -> None:
-    """Refuses swept agent fields that are constants of the compiled update (see module doc).
-
-    Traces (never compiles) the agent's `init`, `update`, `act`, `to_online` and
-    `update_utd` for the configured value and a perturbed one: a field is dynamic when only
-    `init` changes, so every run's value lives in its state.
-
-    Raises:
-      ConfigError: a swept agent field is static for this algorithm.
-    """
-    for key in swept_keys(config):
-        if key.startswith("agent."):
-            why = agent_field_problem(config.algo, config.agent_config(), key[6:], spec)
-            if why:
-                raise _error(_static_message(key, why))
-
-
-@functools.lru_cache(maxsize=256)
-def agent_field_problem(algo: str, agent_cfg, name: str, spec) -> str | None:
-    """None if agent field `name` may be swept in one program, else why not."""
-    import jax
-    import jax.numpy as jnp
-
-    value = getattr(agent_cfg, name)
-    other = 0.4375 if value is None else float(value) * 1.5 + 0.125
-
-    def build(v):
-        cfg = copy.copy(agent_cfg)
-        object.__setattr__(cfg, name, v)
-        return make_agent(algo, cfg, spec)
-
-    key = jax.random.key(0)
-    try:
-        jax.make_jaxpr(lambda k, v: build(v).init(k))(key, jnp.float32(other))
-    except (jax.errors.JAXTypeError, TypeError, ValueError) as err:
-        return f"is used by {algo}'s Python code to build the program ({type(err).__name__})"
-    a, b = build(value), build(other)
-    state = jax.eval_shape(a.init, key)
-    batch = empty_transition(spec.obs_dim, spec.action_dim, (2,))
-    batches = empty_transition(spec.obs_dim, spec.action_dim, (2, 2))
-    obs = jnp.zeros((spec.obs_dim,), jnp.float32)
-    programs = {
-        "update": lambda ag: (ag.update, (state, batch, key)),
-        "act": lambda ag: (lambda s, o, k: ag.act(s, o, k, False), (state, obs, key)),
-        "act (deterministic)": lambda ag: (
-            lambda s, o, k: ag.act(s, o, k, True),
-            (state, obs, key),
-        ),
-        "to_online": lambda ag: (ag.to_online, (state,)),
-    }
-    if a.update_utd is not None:
-        programs["update_utd"] = lambda ag: (ag.update_utd, (state, batches, key))
-    for what, program in programs.items():
-        if not _same(*(jax.make_jaxpr(f)(*args) for f, args in (program(a), program(b)))):
-            return f"is a constant of {algo}'s compiled {what}, not a state leaf"
-    if _same(jax.make_jaxpr(a.init)(key), jax.make_jaxpr(b.init)(key)):
-        return f"changes nothing in {algo}'s state or program"
-    return None
-
-
-def _same(x, y) -> bool:
-    if str(x.jaxpr) != str(y.jaxpr) or len(x.consts) != len(y.consts):
-        return False
-    return all(
-        np.shape(c) == np.shape(d) and np.array_equal(np.asarray(c), np.asarray(d))
-        for c, d in zip(x.consts, y.consts, strict=True)
-    )
 
 
 # --------------------------------------------------------------------------- records

@@ -4,9 +4,13 @@
 import os
 import tempfile
 
-os.environ.setdefault("JAX_DEBUG_KEY_REUSE", "true")
+# Forced, not defaulted: an environment that sets it to false must not silently turn off the
+# checks that tests rely on (tests/test_keys.py shows the checker fires).
+os.environ["JAX_DEBUG_KEY_REUSE"] = "true"
 
 import jax  # noqa: E402
+
+jax.config.update("jax_debug_key_reuse", True)
 
 # Identical programs built by different tests (the same env step, the same agent) compile once.
 jax.config.update(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import data
@@ -18,11 +19,11 @@ TINY = {
         "num_perturbations": 4,
     },
     "sac": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
-    "cql": {"policy_hidden_dims": (16, 16), "q_hidden_dims": (16, 16), "cql_n_actions": 3},
-    "calql": {"policy_hidden_dims": (16, 16), "q_hidden_dims": (16, 16), "cql_n_actions": 3},
+    "cql": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "cql_n_actions": 3},
+    "calql": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "cql_n_actions": 3},
     "wsrl": {
-        "policy_hidden_dims": (16, 16),
-        "q_hidden_dims": (16, 16),
+        "actor_hidden_dims": (16, 16),
+        "critic_hidden_dims": (16, 16),
         "cql_n_actions": 3,
         "num_critics": 4,
     },
@@ -32,7 +33,7 @@ TINY = {
         "critic_hidden_dims": (16, 16),
         "vae_hidden_dims": (16, 16),
         "vae_steps": 0,  # no VAE phase and an actor step every update: the generic tests
-        "policy_freq": 1,  # expect one update to move the actor
+        "policy_delay": 1,  # expect one update to move the actor
     },
     "sacn": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "num_critics": 3},
     "edac": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "num_critics": 3},
@@ -47,6 +48,8 @@ TINY = {
         "vae_hidden_dims": (16, 16),
     },
     "prdc": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "nn_block_size": 16},
+    "xql": {"hidden_dims": (16, 16)},
+    "fdvl": {"hidden_dims": (16, 16)},
 }
 
 
@@ -86,3 +89,14 @@ def tiny_config(algo: str = "iql", agent: dict | None = None, **fields) -> Train
     )
     values.update(fields)
     return TrainConfig(**values)
+
+
+def make_hparams(**values):
+    """An ad hoc hyperparameters dataclass (a `flax.struct` pytree of float32 leaves) for tests
+    that build an `AgentState` by hand, like an algorithm's `hparams_class`."""
+    from flax import struct
+
+    cls = struct.dataclass(
+        type("Hparams", (), {"__annotations__": dict.fromkeys(values, "jax.Array")})
+    )
+    return cls(**{k: jnp.asarray(v, jnp.float32) for k, v in values.items()})

@@ -116,7 +116,7 @@ def main(out: str, dataset: str) -> None:
         leaves = jax.tree.leaves(final["params"])
         arrays[f"{name}_params"] = np.concatenate([x.reshape(x.shape[0], -1) for x in leaves], 1)
         arrays[f"{name}_returns"] = final["returns"]
-        arrays[f"{name}_beta"] = final["hparams"]["beta"]
+        arrays[f"{name}_beta"] = final["hparams"].beta
         info = {
             "summary": summary,
             "run_axis": len(built.runs),

@@ -1,4 +1,4 @@
-"""Small learning problems for RIQL, RO2O, CQL, Cal-QL and trajectory weighting: the
+"""Small learning problems for RO2O, CQL, Cal-QL and trajectory weighting: the
 biased-behaviour contextual bandit of `test_agents_awac.py` (behaviour cloning scores a squared
 error of about 0.09; an agent must use the rewards to get under 0.04). Weighted sampling must
 also halve the error of uniform sampling for TD3+BC and IQL. Slow: each trains 2,000 steps."""
@@ -20,24 +20,22 @@ pytestmark = pytest.mark.slow
 
 SMALL = {"hidden_dims": (16, 16)}
 # Each algorithm: its config fields, dynamic hyperparameters set on the state, and steps.
-# IQL-style weights exp(β·A) need a large β for rewards of order 0.1 (AWAC's test uses
-# λ = 0.05, the same inverse temperature of 20). CQL's term pulls the policy toward the biased
-# behaviour: with w = 1 the error was 0.066 (CQL) and 0.054 (Cal-QL); with w = 0.1, 0.013 and
-# 0.009 (measured, this seed).
+# (RIQL's bandit test is in tests/agents/test_riql.py.) CQL's term pulls the policy toward the
+# biased behaviour: with w = 1 the error was 0.066 (CQL) and 0.054 (Cal-QL); with w = 0.1, 0.013
+# and 0.009 (measured, this seed).
 LEARN = {
-    "riql": ({**SMALL, "num_critics": 3}, {"beta": 20.0}, 2_000),
     "ro2o": (
         {**SMALL, "critic_hidden_dims": (16, 16), "num_critics": 3, "num_perturbations": 4},
         {},
         2_000,
     ),
     "cql": (
-        {"policy_hidden_dims": (16, 16), "q_hidden_dims": (16, 16), "cql_n_actions": 4},
+        {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "cql_n_actions": 4},
         {"cql_alpha": 0.1},
         2_000,
     ),
     "calql": (
-        {"policy_hidden_dims": (16, 16), "q_hidden_dims": (16, 16), "cql_n_actions": 4},
+        {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "cql_n_actions": 4},
         {"cql_alpha": 0.1},
         2_000,
     ),
@@ -51,10 +49,9 @@ def test_learns_the_bandit_beyond_behaviour_cloning(name):
     data, _ = _bandit(4096, seed=0)
     state = agent.init(jax.random.key(0))
     state = state.replace(
-        hparams={
-            **state.hparams,
-            **{k: jnp.asarray(v, jnp.float32) for k, v in hp_overrides.items()},
-        },
+        hparams=state.hparams.replace(
+            **{k: jnp.asarray(v, jnp.float32) for k, v in hp_overrides.items()}
+        ),
         opt_states={k: set_learning_rate(v, 1e-3) for k, v in state.opt_states.items()},
     )
 

@@ -208,7 +208,7 @@ def test_recipes_are_what_the_configs_and_the_benchmark_run():
                 assert c[k] == v, k
     assert rlpd.get_config().agent.num_critics == 10
     assert rlpd.get_config().utd == 20 and wsrl.get_config().utd == 4
-    assert wsrl.get_config().agent.q_hidden_dims == (128, 128)  # the config file's size
+    assert wsrl.get_config().agent.critic_hidden_dims == (128, 128)  # the config file's size
     assert bench.LEARNERS["rlpd"] == ("sac", recipes.rlpd()["agent"], 20)
     assert recipes.rlpd() is not recipes.rlpd()  # a fresh dict: callers may change theirs
 

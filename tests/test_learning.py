@@ -143,8 +143,8 @@ def test_wsrl_pretrains_then_fine_tunes_without_offline_data(tmp_path):
         agent=agent_config(
             "wsrl",
             {
-                "policy_hidden_dims": (32, 32),
-                "q_hidden_dims": (32, 32),
+                "actor_hidden_dims": (32, 32),
+                "critic_hidden_dims": (32, 32),
                 "num_critics": 4,
                 "cql_n_actions": 3,
                 "cql_alpha": 1.0,

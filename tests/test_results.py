@@ -12,7 +12,10 @@ def test_job_config_applies_the_budget_but_keeps_each_recipe():
     preset = results.PRESETS["cpu"]
     wsrl = results.job_config("wsrl", "hopper-medium-v0", preset, "hopper")
     assert (wsrl.offline_steps, wsrl.online_steps) == (5_000, 5_000)
-    assert wsrl.agent.policy_hidden_dims == (128, 128) and wsrl.agent.q_hidden_dims == (128, 128)
+    assert wsrl.agent.actor_hidden_dims == (128, 128) and wsrl.agent.critic_hidden_dims == (
+        128,
+        128,
+    )
     assert (wsrl.retention, wsrl.utd, wsrl.warmup_policy) == ("none", 4, "agent")
     assert wsrl.task == "hopper" and wsrl.seeds == (0, 1, 2, 3)
     rlpd = results.job_config("rlpd", "hopper-medium-v0", preset, "hopper")

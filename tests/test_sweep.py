@@ -1,5 +1,6 @@
 """Sweeps in the run axis: expansion, refusals, per-run values, and sharding over devices."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -7,14 +8,18 @@ import sys
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jaxrl import sweep
+from jaxrl.agents.base import dynamic_names
 from jaxrl.agents.iql import make_iql
-from jaxrl.config import ConfigError, TrainConfig, config_to_json, from_mapping, validate
+from jaxrl.agents.registry import AGENTS, agent_config, make_agent
+from jaxrl.config import ConfigError, config_to_json, from_mapping, validate
 from jaxrl.logging import read_metrics
 from jaxrl.specs import EnvSpec
+from jaxrl.types import empty_transition
 from tests.helpers import TINY, tiny_config, write_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,44 +152,94 @@ def test_unknown_key_message_lists_the_sweepable_keys():
     assert "agent.hidden_dims" not in str(err.value)
 
 
-def test_static_agent_floats_are_found_by_tracing():
-    cfg = TrainConfig().agent_config().__class__(**TINY["iql"])
-    for name in ("beta", "expectile", "actor_lr", "discount", "tau"):
-        assert sweep.agent_field_problem("iql", cfg, name, SPEC) is None, name
-    # IQL clips exp(β·A) at a Python constant: every value needs its own program.
-    assert "constant of iql's compiled update" in sweep.agent_field_problem(
-        "iql", cfg, "max_weight", SPEC
-    )
+def test_a_static_field_is_refused_naming_it():
     config = tiny_config(sweep={"agent.max_weight": [10.0, 100.0]})
-    validate(config)  # a float field passes the cheap checks…
-    with pytest.raises(ConfigError, match="agent.max_weight.*separate programs"):
-        sweep.check(config, SPEC)  # …and is refused once traced
+    with pytest.raises(ConfigError, match="'agent.max_weight' is static.*separate programs"):
+        validate(config)
 
 
-def test_cql_alpha_is_dynamic():
-    from jaxrl.agents.registry import agent_config
+def _static_number_field(cfg) -> str:
+    """A static field of `cfg` holding a number (every algorithm has one)."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name not in dynamic_names(cfg) and type(value) in (int, float):
+            return f.name
+    raise AssertionError(f"{type(cfg).__name__} has no static number field")
 
-    cfg = agent_config("cql", TINY["cql"])
-    assert sweep.agent_field_problem("cql", cfg, "cql_alpha", SPEC) is None
-    assert "constant" in sweep.agent_field_problem("cql", cfg, "cql_temp", SPEC)
+
+@pytest.mark.parametrize("algo", sorted(AGENTS))
+def test_every_dynamic_field_sweeps_from_the_cli_and_a_static_one_is_refused(algo):
+    """For every algorithm: (1) the dynamic fields are exactly its hparams dataclass's fields,
+    and no compiled program depends on their config values (the update, act and switch of an
+    agent built with every dynamic field changed trace to the same program); (2) a sweep over
+    each dynamic field, given as on the command line, puts each run's value into its state;
+    (3) a sweep over a static field is refused naming the field."""
+    cfg = agent_config(algo, TINY[algo])
+    names = dynamic_names(cfg)
+    assert names and [f.name for f in dataclasses.fields(cfg.hparams())] == list(names)
+    # Every dynamic value moved, staying valid (f-DVL's λ < 1, XQL's β > 0).
+    changed = dataclasses.replace(cfg, **{n: getattr(cfg, n) * 0.75 + 0.0625 for n in names})
+    batch = empty_transition(SPEC.obs_dim, SPEC.action_dim, (2,), next_action=True)
+    batch = batch.replace(mc_return=jnp.zeros((2,)))
+
+    def bound(c):
+        agent = make_agent(algo, c, SPEC)
+        return agent if agent.bind_dataset is None else agent.bind_dataset(batch)
+
+    a, b = bound(cfg), bound(changed)
+    state = jax.eval_shape(a.init, jax.random.key(0))
+    obs = jnp.zeros((SPEC.obs_dim,))
+    programs = {
+        "update": lambda ag: jax.make_jaxpr(ag.update)(state, batch, jax.random.key(0)),
+        "act": lambda ag: jax.make_jaxpr(lambda s, o: ag.act(s, o, jax.random.key(0), False))(
+            state, obs
+        ),
+        "to_online": lambda ag: jax.make_jaxpr(ag.to_online)(state),
+    }
+    for what, trace in programs.items():
+        assert str(trace(a)) == str(trace(b)), f"{algo}'s {what} reads a dynamic field's config"
+
+    # (2) Every dynamic field at once, from a JSON string as `--config.sweep=...` gives it.
+    sweep_arg = json.dumps({f"agent.{n}": [getattr(cfg, n), getattr(changed, n)] for n in names})
+    overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in TINY[algo].items()}
+    config = from_mapping(
+        {"algo": algo, "agent": overrides, "seeds": [0], "sweep": sweep_arg, "sweep_samples": 0}
+    )
+    validate(config)
+    runs = sweep.expand(config)
+    first, last = runs[0].settings, runs[-1].settings
+    hparams, _ = sweep.run_hparams(config, [runs[0], runs[-1]])
+    agent = make_agent(algo, config.agent_config(), SPEC)
+    # Each run's init from its row of the stacked values (eager: no compilation needed).
+    rows = [jax.tree.map(lambda x, i=i: x[i], hparams) for i in (0, 1)]
+    states = [agent.init(jax.random.key(0), row) for row in rows]
+    states = jax.tree.map(lambda *x: np.stack(x), *states)
+    for n in names:
+        got = np.asarray(getattr(states.hparams, n))
+        np.testing.assert_allclose(got, [first[f"agent.{n}"], last[f"agent.{n}"]], rtol=1e-6)
+        lr_of = n.removesuffix("_lr")
+        if n.endswith("_lr") and lr_of in states.opt_states:
+            lr = states.opt_states[lr_of].hyperparams["learning_rate"]
+            np.testing.assert_allclose(lr, got, rtol=1e-6, err_msg=f"{algo}: {n}")
+
+    # (3)
+    static = _static_number_field(cfg)
+    with pytest.raises(ConfigError, match=f"'agent.{static}' is static"):
+        validate(tiny_config(algo, sweep={f"agent.{static}": [1, 2]}))
 
 
 def test_vmapped_init_puts_each_runs_values_in_its_leaves():
     config = tiny_config(seeds=(0, 1), sweep={"agent.beta": [1, 3], "agent.actor_lr": [1e-3]})
     runs = sweep.expand(config)
-    values = sweep.run_values(runs, sweep.swept_keys(config))
-
-    seeds = np.array([r.seed for r in runs], np.uint32)
-
-    def init(seed, v):
-        traced = sweep.with_traced(config, v)
-        return make_iql(traced.agent_config(), SPEC).init(jax.random.key(seed))
-
-    states = jax.jit(jax.vmap(init))(seeds, values)
-    np.testing.assert_array_equal(states.hparams["beta"], [1, 1, 3, 3])
+    hparams, ratios = sweep.run_hparams(config, runs)
+    keys = jax.vmap(jax.random.key)(np.array([r.seed for r in runs], np.uint32))
+    agent = make_iql(config.agent_config(), SPEC)
+    states = jax.jit(jax.vmap(agent.init))(keys, hparams)
+    np.testing.assert_array_equal(states.hparams.beta, [1, 1, 3, 3])
     np.testing.assert_allclose(states.opt_states["actor"].hyperparams["learning_rate"], 1e-3)
     np.testing.assert_allclose(states.opt_states["critic"].hyperparams["learning_rate"], 3e-4)
-    np.testing.assert_allclose(states.hparams["expectile"], [0.7] * 4)  # not swept: the default
+    np.testing.assert_allclose(states.hparams.expectile, [0.7] * 4)  # not swept: the default
+    np.testing.assert_allclose(ratios, [config.offline_ratio] * 4)
     # Same seed, same initial parameters whatever the setting (common random numbers).
     flat = np.concatenate([x.reshape(4, -1) for x in jax.tree.leaves(states.params)], 1)
     np.testing.assert_array_equal(flat[0], flat[2])

@@ -15,7 +15,7 @@ from jaxrl import recipes
 
 def get_config():
     recipe = recipes.wsrl()
-    agent = {"policy_hidden_dims": (128, 128), "q_hidden_dims": (128, 128), **recipe["agent"]}
+    agent = {"actor_hidden_dims": (128, 128), "critic_hidden_dims": (128, 128), **recipe["agent"]}
     return with_overrides(
         **{**recipe, "agent": agent},
         offline_steps=2_000,

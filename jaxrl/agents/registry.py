@@ -12,6 +12,7 @@ from jaxrl.agents.base import Agent
 from jaxrl.agents.bc import BCConfig, make_bc
 from jaxrl.agents.cql import CalQLConfig, CQLConfig, make_calql, make_cql
 from jaxrl.agents.famo2o import FamO2OConfig, make_famo2o
+from jaxrl.agents.fdvl import FDVLConfig, make_fdvl
 from jaxrl.agents.iql import IQLConfig, make_iql
 from jaxrl.agents.prdc import PRDCConfig, make_prdc
 from jaxrl.agents.rebrac import ReBRACConfig, make_rebrac
@@ -22,6 +23,7 @@ from jaxrl.agents.sacn import EDACConfig, SACNConfig, make_edac, make_sacn
 from jaxrl.agents.spot import SPOTConfig, make_spot
 from jaxrl.agents.td3bc import TD3BCConfig, make_td3bc
 from jaxrl.agents.wsrl import WSRLConfig, make_wsrl
+from jaxrl.agents.xql import XQLConfig, make_xql
 from jaxrl.specs import EnvSpec
 
 #: name -> (config class, factory)
@@ -43,6 +45,8 @@ AGENTS: dict[str, tuple[type, Callable[[Any, EnvSpec], Agent]]] = {
     "famo2o": (FamO2OConfig, make_famo2o),
     "a2pr": (A2PRConfig, make_a2pr),
     "prdc": (PRDCConfig, make_prdc),
+    "xql": (XQLConfig, make_xql),
+    "fdvl": (FDVLConfig, make_fdvl),
 }
 
 

@@ -35,7 +35,7 @@ from jaxrl.training import (
     make_online_chunk,
     make_switch,
 )
-from jaxrl.training.chunks import uses_next_action, with_dataset
+from jaxrl.training.chunks import data_needs, with_dataset
 from jaxrl.types import empty_transition
 
 
@@ -115,7 +115,7 @@ def recount_flops(records: list[dict[str, Any]], preset: Preset, peak: float) ->
                 preset.dataset_rows,
                 spec.obs_dim,
                 spec.action_dim,
-                next_actions=uses_next_action(config),
+                next_actions=data_needs(config).next_action,
             )
             counted[key] = update_flops(agent, config, env, dataset, 1, utd)
         r["flops_per_update"] = counted[key]
@@ -144,7 +144,7 @@ def learner_record(
         }
     config, agent, utd = learner_setup(name, dims, runs, preset, env.spec)
     steps = config.chunk_length  # calls of `update_utd` per chunk
-    if uses_next_action(config):
+    if data_needs(config).next_action:
         dataset = synthetic_dataset(
             preset.dataset_rows, env.spec.obs_dim, env.spec.action_dim, next_actions=True
         )

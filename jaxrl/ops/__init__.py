@@ -1,7 +1,7 @@
 """Math shared by many algorithms, written for one example or one batch; callers vmap."""
 
+from jaxrl.ops.bc import BC_REDUCTIONS, bc_penalty
 from jaxrl.ops.cql import cql_gap
-from jaxrl.ops.decay import linear_cooling
 from jaxrl.ops.embedding import sinusoidal_embedding
 from jaxrl.ops.ensemble import (
     ENSEMBLE_REDUCTIONS,
@@ -9,6 +9,7 @@ from jaxrl.ops.ensemble import (
     reduce_ensemble,
     subset_indices,
 )
+from jaxrl.ops.keys import cond_with_keys
 from jaxrl.ops.losses import (
     ENTROPY_FROM,
     TEMPERATURE_PARAMS,
@@ -29,42 +30,27 @@ from jaxrl.ops.robust import (
     uncertainty_pseudo_target,
 )
 from jaxrl.ops.td import ensemble_td_loss, polyak, td_target
-from jaxrl.ops.td3 import (
-    BC_REDUCTIONS,
-    bc_decay,
-    bc_penalty,
-    deterministic_bc_actor_loss,
-    normalized_q_weight,
-    policy_update_due,
-    smoothed_target_action,
-)
 
 __all__ = [
     "BC_REDUCTIONS",
     "ENSEMBLE_REDUCTIONS",
     "asymmetric_squared",
     "awr_weights",
-    "bc_decay",
     "bc_penalty",
     "cql_gap",
-    "deterministic_bc_actor_loss",
     "ensemble_gradient_diversity",
     "expectile_loss",
     "gaussian_symmetric_kl",
     "huber_loss",
-    "linear_cooling",
     "linf_perturbations",
     "mc_return_to_go",
     "mc_return_to_go_np",
     "nearest_neighbor",
-    "normalized_q_weight",
-    "policy_update_due",
     "ensemble_td_loss",
     "polyak",
     "reduce_ensemble",
     "subset_indices",
     "sinusoidal_embedding",
-    "smoothed_target_action",
     "td_target",
     "temperature_loss",
     "temperature_leaf",
@@ -72,5 +58,6 @@ __all__ = [
     "TEMPERATURE_PARAMS",
     "ENTROPY_FROM",
     "check_temperature_options",
+    "cond_with_keys",
     "uncertainty_pseudo_target",
 ]

@@ -10,12 +10,13 @@ only changes leaves, never shapes, so it triggers no recompilation.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.agents.base import Agent, AgentState
+from jaxrl.agents.base import Agent, AgentState, DataNeeds
 from jaxrl.buffers import (
     BufferState,
     WeightedDataset,
@@ -61,9 +62,9 @@ class TrainState:
     frozen: jax.Array
 
 
-def uses_next_action(config: TrainConfig) -> bool:
-    """Whether the algorithm reads `Transition.next_action` (ReBRAC's critic penalty)."""
-    return bool(getattr(config.agent_config(), "uses_next_action", False))
+def data_needs(config: TrainConfig) -> DataNeeds:
+    """What the configured algorithm needs from the data (its config's `data_needs`)."""
+    return config.agent_config().data_needs()
 
 
 def with_dataset(agent: Agent, dataset: Transition | WeightedDataset) -> Agent:
@@ -79,21 +80,36 @@ def with_dataset(agent: Agent, dataset: Transition | WeightedDataset) -> Agent:
     return agent.bind_dataset(dataset)
 
 
-def init_train_state(config: TrainConfig, agent: Agent, env: Env, seed: jax.Array) -> TrainState:
-    """The initial state of one run from its integer seed (vmap over seeds for many runs)."""
+def init_train_state(
+    config: TrainConfig,
+    agent: Agent,
+    env: Env,
+    seed: jax.Array,
+    hparams: Any = None,
+    offline_ratio: jax.Array | None = None,
+) -> TrainState:
+    """The initial state of one run from its integer seed (vmap over seeds for many runs).
+
+    `hparams` (the agent's hyperparameters dataclass) and `offline_ratio` default to the
+    config's; a sweep passes each run's (traced under vmap).
+    """
     key = jax.random.key(seed)
     key, agent_key, env_key = jax.random.split(key, 3)
     spec = env.spec
-    example = empty_transition(spec.obs_dim, spec.action_dim, next_action=uses_next_action(config))
+    example = empty_transition(
+        spec.obs_dim, spec.action_dim, next_action=data_needs(config).next_action
+    )
     return TrainState(
-        agent=agent.init(agent_key),
+        agent=agent.init(agent_key, hparams),
         buffer=buffer_init(example, config.capacity),
         env=jax.vmap(env.reset)(jax.random.split(env_key, config.num_envs)),
         key=key,
         grad_steps=jnp.zeros((), jnp.int32),
         env_steps=jnp.zeros((), jnp.int32),
         phase=jnp.zeros((), jnp.int32),
-        offline_ratio=jnp.asarray(config.offline_ratio, jnp.float32),
+        offline_ratio=jnp.asarray(
+            config.offline_ratio if offline_ratio is None else offline_ratio, jnp.float32
+        ),
         frozen=jnp.zeros((), jnp.bool_),
     )
 
@@ -264,7 +280,7 @@ def make_online_chunk(
             next_obs=norm(out.next_obs),
             mc_return=jnp.full_like(out.reward, -jnp.inf),
         )
-        if uses_next_action(config):
+        if data_needs(config).next_action:
             # The policy's exploration action at s', as CORL's ReBRAC fine-tuning stores it.
             rows = rows.replace(
                 next_action=jax.vmap(agent.act, in_axes=(None, 0, 0, None))(

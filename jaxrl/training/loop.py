@@ -188,7 +188,10 @@ class History:
 def _run_hparams(states, i: int) -> dict[str, float]:
     """Run `i`'s dynamic hyperparameters (a few scalars moved to the host)."""
     agent = states.agent
-    small = {f"hparams.{k}": v for k, v in agent.hparams.items()}
+    small = {
+        f"hparams.{f.name}": getattr(agent.hparams, f.name)
+        for f in dataclasses.fields(agent.hparams)
+    }
     for name, opt in agent.opt_states.items():
         hyper = getattr(opt, "hyperparams", None)
         if hyper is not None and "learning_rate" in hyper:

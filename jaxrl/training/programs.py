@@ -30,18 +30,19 @@ from jax.sharding import PartitionSpec as P
 
 from jaxrl import data as data_lib
 from jaxrl import sweep as sweep_lib
+from jaxrl.agents.base import hparams_of
 from jaxrl.agents.registry import make_agent
 from jaxrl.buffers import WeightedDataset
 from jaxrl.config import ConfigError, TrainConfig, validate
 from jaxrl.data import samplers, suite, trajectories
 from jaxrl.envs import Env, make_env
 from jaxrl.training.chunks import (
+    data_needs,
     init_train_state,
     make_evaluator,
     make_offline_chunk,
     make_online_chunk,
     make_switch,
-    uses_next_action,
 )
 from jaxrl.types import Transition, empty_transition
 
@@ -122,10 +123,6 @@ class Programs:
         return make_policy(self.agent, agent_state, self.obs_normalizer)
 
 
-def needs_mc_returns(config: TrainConfig) -> bool:
-    return bool(getattr(config.agent_config(), "calibrated", False))
-
-
 def load_dataset(config: TrainConfig, env: Env) -> data_lib.Dataset | None:
     """The configured dataset, read (never generated) and checked against the task.
 
@@ -153,21 +150,18 @@ def prepare_dataset(
 ) -> tuple[data_lib.Dataset, data_lib.ObsNormalizer | None]:
     """The dataset as training sees it: the algorithm's selection and transforms, then the
     config's reward scale and observation normalization (with the normalizer used)."""
-    agent_cfg = config.agent_config()
-    if getattr(agent_cfg, "top_fraction", 1.0) < 1.0:  # %BC: best episodes, raw rewards
-        ds = trajectories.top_trajectories(
-            ds, agent_cfg.top_fraction, agent_cfg.top_fraction_discount
-        )
-    if uses_next_action(config):
+    needs = data_needs(config)
+    if needs.top_fraction < 1.0:  # %BC: best episodes, ranked by raw rewards
+        ds = trajectories.top_trajectories(ds, needs.top_fraction, needs.top_fraction_discount)
+    if needs.next_action:
         ds = trajectories.with_next_actions(ds)
     validate(config, dataset_size=ds.size)
     ds = data_lib.scale_rewards(ds, config.reward_scale, config.reward_bias)
-    if needs_mc_returns(config):
-        ds = data_lib.with_mc_returns(ds, agent_cfg.discount)
+    if needs.mc_return_discount is not None:
+        ds = data_lib.with_mc_returns(ds, needs.mc_return_discount)
     normalizer = None
     if config.normalize_obs:
-        with_next = getattr(agent_cfg, "normalize_with_next_obs", False)  # RIQL
-        normalizer = data_lib.obs_normalizer(ds, include_next_obs=with_next)
+        normalizer = data_lib.obs_normalizer(ds, include_next_obs=needs.obs_stats_with_next_obs)
         ds = data_lib.normalize_obs(ds, normalizer)
     return ds, normalizer
 
@@ -204,7 +198,6 @@ def build(
         agent, env = build_agent(config)
     else:
         agent = make_agent(config.algo, config.agent_config(), env.spec)
-    sweep_lib.check(config, env.spec)
     mesh = make_mesh(devices)
     runs = sweep_lib.pad(sweep_lib.expand(config), mesh.size)
     replicated = NamedSharding(mesh, P())
@@ -235,7 +228,10 @@ def build(
     else:
         on_device = _replicate(
             empty_transition(
-                env.spec.obs_dim, env.spec.action_dim, (1,), next_action=uses_next_action(config)
+                env.spec.obs_dim,
+                env.spec.action_dim,
+                (1,),
+                next_action=data_needs(config).next_action,
             ),
             replicated,
         )
@@ -245,7 +241,7 @@ def build(
         float(meta.get("random_return", env.task.random_return)),
         float(meta.get("expert_return", env.task.expert_return)),
     )
-    mc = config.agent_config().discount if needs_mc_returns(config) else None
+    mc = data_needs(config).mc_return_discount
     n_pad = len(runs)
     # A pure function of the step, so a resumed run evaluates as an uninterrupted one; made
     # on the devices, already split over the run axis (a global array on multi-host jobs).
@@ -277,24 +273,16 @@ def build(
     )
 
 
-def _init_one(config: TrainConfig, agent, env: Env, seed, values):
-    """One run's initial state; `values` holds its swept settings (traced under vmap)."""
-    if values:
-        config = sweep_lib.with_traced(config, values)
-        if any(k.startswith("agent.") for k in values):
-            # The same factory with traced hyperparameters: they land in the state's leaves.
-            agent = make_agent(config.algo, config.agent_config(), env.spec)
-    return init_train_state(config, agent, env, seed)
-
-
 def init_states(programs: Programs):
     """The stacked initial `TrainState` of every run (leading axis = run index, split over the
     mesh), each from its seed with its sweep setting in the dynamic leaves."""
     runs = programs.runs
     seeds = np.array([r.seed for r in runs], np.uint32)
-    values = sweep_lib.run_values(runs, sweep_lib.swept_keys(programs.config))
-    init = jax.vmap(lambda s, v: _init_one(programs.config, programs.agent, programs.env, s, v))
-    return jax.jit(init, out_shardings=programs.state_sharding)(seeds, values)
+    hparams, ratios = sweep_lib.run_hparams(programs.config, runs)
+    init = jax.vmap(
+        lambda s, h, r: init_train_state(programs.config, programs.agent, programs.env, s, h, r)
+    )
+    return jax.jit(init, out_shardings=programs.state_sharding)(seeds, hparams, ratios)
 
 
 def state_template(
@@ -310,8 +298,12 @@ def state_template(
     """
     n = config.num_runs if num_runs is None else num_runs
     seeds = jax.ShapeDtypeStruct((n,), jnp.uint32)
-    values = {k: jax.ShapeDtypeStruct((n,), jnp.float32) for k in sweep_lib.swept_keys(config)}
-    tree = jax.eval_shape(jax.vmap(lambda s, v: _init_one(config, agent, env, s, v)), seeds, values)
+    hparams = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct((n, *x.shape), x.dtype), hparams_of(config.agent_config())
+    )
+    ratios = jax.ShapeDtypeStruct((n,), jnp.float32)
+    init = jax.vmap(lambda s, h, r: init_train_state(config, agent, env, s, h, r))
+    tree = jax.eval_shape(init, seeds, hparams, ratios)
     if sharding is None:
         return tree
     return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), tree)

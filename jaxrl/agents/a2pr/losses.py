@@ -1,7 +1,7 @@
 """A2PR losses, at module level with the differentiated parameters first (ALGORITHMS.md §9).
 
-The critics' loss is TD3's (`jaxrl.agents.td3bc.losses.critic_loss`); the VAE is the BCQ-style
-one in `jaxrl.networks.vae`. `actor`, `critic`, `value` and `vae` are the Linen modules (a
+The critics' target and loss are the TD3 family's (`jaxrl.agents.families.td3`); the VAE is the
+BCQ-style one in `jaxrl.networks.vae`. `actor`, `critic`, `value` and `vae` are the Linen modules (a
 `DeterministicPolicy`, a `QEnsemble`, a `ValueNetwork` and a `VAE`).
 
 References: Liu et al., 2024, "Adaptive Advantage-guided Policy Regularization for Offline
@@ -17,37 +17,16 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxrl.agents.families import td3
 from jaxrl.networks import vae_neg_elbo, vae_reconstruct
-from jaxrl.ops import bc_penalty, normalized_q_weight, td_target
+from jaxrl.ops import bc_penalty
 from jaxrl.types import Transition
-
-
-def bootstrap_target(
-    critic_params: Any,
-    critic: nn.Module,
-    batch: Transition,
-    next_action: jax.Array,
-    discount: jax.Array,
-) -> jax.Array:
-    """r + γ m min_j Q_j(s', ã'), gradient stopped, for the critics `critic_params`.
-
-    With the target critics this is TD3's target y; with the critics after this step's
-    update it is the first term of V's target (`value_target`).
-
-    Args:
-      next_action: the smoothed target action ã' = clip(π̄(s') + clip(ε, ±c), ±1) [B, |A|].
-
-    Returns:
-      [B].
-    """
-    q_next = jnp.min(critic.apply(critic_params, batch.next_obs, next_action), axis=0)
-    return td_target(batch.reward, batch.mask, q_next, discount)
 
 
 def value_target(online_target: jax.Array, td3_target: jax.Array) -> jax.Array:
     """t = min(r + γ m min_j Q_j(s', ã'), y): the smaller of the targets built with the online
     critics (after their step) and with the target critics, both at ã' (the reference's
-    `torch.min(targ_Q, target_Q)`)."""
+    `torch.min(targ_Q, target_Q)`), both from `td3.clipped_double_q_target`."""
     return jnp.minimum(online_target, td3_target)
 
 
@@ -130,7 +109,7 @@ def actor_loss(
     """
     pi = actor.apply(actor_params, batch.obs)
     q_pi = critic.apply(critic_params, batch.obs, pi)[0]
-    q_term = -normalized_q_weight(q_pi, alpha) * jnp.mean(q_pi)
+    q_term = td3.normalized_q_term(q_pi, alpha)
     recon = vae_reconstruct(vae_params, vae, batch.obs, pi, latent_noise)
     q_recon = jax.lax.stop_gradient(critic.apply(critic_params, batch.obs, recon)[0])
     adv_pi, adv_data = q_recon - v, q1_data - v

@@ -8,12 +8,22 @@ buffer by the training layer.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
 from jaxrl.agents.awac import losses
 from jaxrl.agents.awac.config import AWACConfig
-from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams, identity_switch
+from jaxrl.agents.base import (
+    Agent,
+    AgentState,
+    apply_grads,
+    identity_switch,
+    init_actor_critic,
+    initial_state,
+    optimizers,
+)
 from jaxrl.networks import GaussianPolicy, QEnsemble
 from jaxrl.ops import polyak
 from jaxrl.specs import EnvSpec
@@ -31,22 +41,12 @@ def make_awac(config: AWACConfig, spec: EnvSpec) -> Agent:
         log_std_min=config.log_std_min,
         log_std_max=config.log_std_max,
     )
-    txs = {"actor": adam(config.actor_lr), "critic": adam(config.critic_lr)}
+    txs = optimizers("actor", "critic")
 
-    def init(key: jax.Array) -> AgentState:
-        k_actor, k_critic = jax.random.split(key)
-        obs = jnp.zeros((1, spec.obs_dim))
-        act = jnp.zeros((1, spec.action_dim))
-        params = {"actor": actor.init(k_actor, obs), "critic": critic.init(k_critic, obs, act)}
-        return AgentState(
-            params=params,
-            target_params={"critic": params["critic"]},
-            opt_states={k: txs[k].init(params[k]) for k in txs},
-            hparams=as_hparams(
-                awac_lambda=config.awac_lambda, discount=config.discount, tau=config.tau
-            ),
-            step=jnp.zeros((), jnp.int32),
-        )
+    def init(key: jax.Array, hparams: Any = None) -> AgentState:
+        hp = config.hparams() if hparams is None else hparams
+        params = init_actor_critic(key, actor, critic, spec.obs_dim, spec.action_dim)
+        return initial_state(params, txs, hp, ("critic",))
 
     def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
         mean, log_std = actor.apply(state.params["actor"], obs)
@@ -65,7 +65,7 @@ def make_awac(config: AWACConfig, spec: EnvSpec) -> Agent:
             actor,
             batch,
             critic_key,
-            hp["discount"],
+            hp.discount,
         )
         cp, c_opt = apply_grads(
             txs["critic"], state.params["critic"], state.opt_states["critic"], q_grads
@@ -78,13 +78,13 @@ def make_awac(config: AWACConfig, spec: EnvSpec) -> Agent:
             critic,
             batch,
             actor_key,
-            hp["awac_lambda"],
+            hp.awac_lambda,
             config.max_weight,
         )
         ap, a_opt = apply_grads(
             txs["actor"], state.params["actor"], state.opt_states["actor"], a_grads
         )
-        target = polyak(state.target_params["critic"], cp, hp["tau"])
+        target = polyak(state.target_params["critic"], cp, hp.tau)
         metrics = {
             "critic_loss": q_loss,
             "actor_loss": a_loss,

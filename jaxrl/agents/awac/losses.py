@@ -1,12 +1,17 @@
-"""AWAC losses, module-level with params first (ALGORITHMS.md §4.2)."""
+"""AWAC losses, module-level with params first (ALGORITHMS.md §4.2).
+
+The critic's regression is the IQL family's `critic_loss` (Σ_j MSE); AWAC's own terms are its
+policy-sampled target and its advantage against a policy sample.
+"""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
+from jaxrl.agents.families import iql as family
 from jaxrl.networks import GaussianPolicy, QEnsemble, gaussian_log_prob
-from jaxrl.ops import awr_weights, reduce_ensemble, td_target
+from jaxrl.ops import awr_weights, ensemble_td_loss, reduce_ensemble, td_target
 from jaxrl.types import Transition
 
 
@@ -29,13 +34,17 @@ def critic_loss(
     """Σ_j mean_B (Q_j(s,a) − y)², y = r + γ(1−d) min_j Q̄_j(s', a'), a' ~ π(·|s') clipped.
 
     No entropy term. Returns (loss, aux) with the Q values and the targets.
+
+    References: Nair et al., 2020, "AWAC", eq. (13) for the policy-evaluation target; CORL
+    `algorithms/finetune/awac.py` (ALGORITHMS.md §4.2 "Critic").
     """
     mean, log_std = actor.apply(actor_params, batch.next_obs)
     next_action = sample_clipped(mean, log_std, key)
     q_next = reduce_ensemble(critic.apply(target_params, batch.next_obs, next_action), "min")
     y = td_target(batch.reward, batch.mask, q_next, discount)
-    q = critic.apply(critic_params, batch.obs, batch.action)
-    loss = jnp.sum(jnp.mean((q - y[None]) ** 2, axis=1))
+    loss, q = family.critic_loss(
+        critic_params, critic, batch, y, lambda q, t: ensemble_td_loss(q, t, "sum")
+    )
     return loss, {"q": q, "target": y}
 
 
@@ -53,6 +62,9 @@ def actor_loss(
 
     ã ~ π(·|s) is one clipped sample; the advantage uses the online critics and carries no
     gradient. log π is the unsquashed Gaussian density summed over action dimensions.
+
+    References: Nair et al., 2020, "AWAC", eq. (13); CORL `algorithms/finetune/awac.py`
+    (ALGORITHMS.md §4.2 "Actor").
     """
     mean, log_std = actor.apply(actor_params, batch.obs)
     pi_action = jax.lax.stop_gradient(sample_clipped(mean, log_std, key))

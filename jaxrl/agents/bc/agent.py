@@ -11,10 +11,20 @@ References: Chen et al., 2021, "Decision Transformer" (%BC baseline); CORL
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams, set_learning_rate
+from jaxrl.agents.base import (
+    Agent,
+    AgentState,
+    adam,
+    apply_grads,
+    initial_state,
+    mark_switch,
+    set_learning_rate,
+)
 from jaxrl.agents.bc import losses
 from jaxrl.agents.bc.config import BCConfig
 from jaxrl.networks import DeterministicPolicy, GaussianPolicy, tanh_gaussian_sample
@@ -42,27 +52,19 @@ def make_bc(config: BCConfig, spec: EnvSpec) -> Agent:
         )
     else:
         actor = GaussianPolicy(spec.action_dim, config.hidden_dims, config.layer_norm, config.init)
-    tx = adam(config.actor_lr)
+    tx = adam()
 
-    def init(key: jax.Array) -> AgentState:
+    def init(key: jax.Array, hparams: Any = None) -> AgentState:
+        hp = config.hparams() if hparams is None else hparams
         params = {"actor": actor.init(key, jnp.zeros((1, spec.obs_dim)))}
-        return AgentState(
-            params=params,
-            target_params={},
-            opt_states={"actor": tx.init(params["actor"])},
-            hparams=as_hparams(
-                online_actor_lr=config.online_actor_lr,
-                exploration_noise=config.exploration_noise,
-            ),
-            step=jnp.zeros((), jnp.int32),
-        )
+        return initial_state(params, {"actor": tx}, hp, ())
 
     def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
         if deterministic_policy:
             a = actor.apply(state.params["actor"], obs)
             if deterministic:
                 return a
-            noise = state.hparams["exploration_noise"] * jax.random.normal(key, a.shape)
+            noise = state.hparams.exploration_noise * jax.random.normal(key, a.shape)
             return jnp.clip(a + noise, -1.0, 1.0)
         mean, log_std = actor.apply(state.params["actor"], obs)
         if deterministic:
@@ -84,7 +86,7 @@ def make_bc(config: BCConfig, spec: EnvSpec) -> Agent:
         return new_state, {"actor_loss": loss}
 
     def to_online(state: AgentState) -> AgentState:
-        opt = set_learning_rate(state.opt_states["actor"], state.hparams["online_actor_lr"])
-        return state.replace(opt_states={"actor": opt})
+        opt = set_learning_rate(state.opt_states["actor"], state.hparams.online_actor_lr)
+        return mark_switch(state.replace(opt_states={"actor": opt}))
 
     return Agent(init=init, act=act, update=update, to_online=to_online)

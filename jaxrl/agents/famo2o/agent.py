@@ -12,14 +12,25 @@ State-Adaptive Balances for Offline-to-Online Reinforcement Learning" (NeurIPS, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams
+from jaxrl.agents.base import (
+    Agent,
+    AgentState,
+    apply_grads,
+    initial_state,
+    is_online,
+    mark_switch,
+    optimizers,
+)
+from jaxrl.agents.families import iql as family
 from jaxrl.agents.famo2o import losses
 from jaxrl.agents.famo2o.config import FamO2OConfig
 from jaxrl.networks import GaussianPolicy, QEnsemble, ValueNetwork
-from jaxrl.ops import polyak, reduce_ensemble, temperature_loss
+from jaxrl.ops import ensemble_td_loss, expectile_loss, polyak, reduce_ensemble, temperature_loss
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
 
@@ -49,47 +60,28 @@ def make_famo2o(config: FamO2OConfig, spec: EnvSpec) -> Agent:
         log_std_min=config.balance_log_std_min,
         log_std_max=config.balance_log_std_max,
     )
-    txs = {
-        "actor": adam(config.actor_lr),
-        "balance": adam(config.balance_lr),
-        "temperature": adam(config.temp_lr),
-        "critic": adam(config.critic_lr),
-        "value": adam(config.value_lr),
-    }
+    txs = optimizers("actor", "balance", "temperature", "critic", "value")
     emb = (config.embedding_dim, config.embedding_base)
 
-    def init(key: jax.Array) -> AgentState:
+    def init(key: jax.Array, hparams: Any = None) -> AgentState:
+        hp = config.hparams() if hparams is None else hparams
         k_actor, k_balance, k_critic, k_value = jax.random.split(key, 4)
         obs = jnp.zeros((1, spec.obs_dim))
         act = jnp.zeros((1, spec.action_dim))
         params = {
             "actor": actor.init(k_actor, jnp.zeros((1, spec.obs_dim + config.embedding_dim))),
             "balance": balance.init(k_balance, obs),
-            "temperature": jnp.log(jnp.asarray(config.init_temperature, jnp.float32)),
+            "temperature": jnp.log(hp.init_temperature),
             "critic": critic.init(k_critic, obs, act),
             "value": value.init(k_value, obs),
         }
-        return AgentState(
-            params=params,
-            target_params={"critic": params["critic"]},
-            opt_states={k: txs[k].init(params[k]) for k in txs},
-            hparams=as_hparams(
-                expectile=config.expectile,
-                discount=config.discount,
-                tau=config.tau,
-                beta_min=config.beta_min,
-                beta_max=config.beta_max,
-                target_entropy=config.target_entropy,
-                online=0.0,  # set to 1 by to_online: β for π_u's loss comes from π_b
-            ),
-            step=jnp.zeros((), jnp.int32),
-        )
+        return initial_state(params, txs, hp, ("critic",))
 
     def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
         hp = state.hparams
         # β is the mode of π_b, tanh(μ_b(s)), when exploring as well (as the reference).
         mean_b, _ = balance.apply(state.params["balance"], obs)
-        beta = losses.unit_to_beta(jnp.tanh(mean_b[..., 0]), hp["beta_min"], hp["beta_max"])
+        beta = losses.unit_to_beta(jnp.tanh(mean_b[..., 0]), hp.beta_min, hp.beta_max)
         mean, log_std = actor.apply(state.params["actor"], losses.conditioned_obs(obs, beta, *emb))
         if deterministic:
             return jnp.clip(mean, -1.0, 1.0)
@@ -106,8 +98,12 @@ def make_famo2o(config: FamO2OConfig, spec: EnvSpec) -> Agent:
             params[name], opts[name] = apply_grads(txs[name], params[name], opts[name], grads)
 
         # Order of the reference: V, balance model, α_b, universal actor, Q, target.
-        (v_loss, _), grads = jax.value_and_grad(losses.value_loss, has_aux=True)(
-            params["value"], value, batch.obs, q_target, hp["expectile"]
+        (v_loss, _), grads = jax.value_and_grad(family.value_loss, has_aux=True)(
+            params["value"],
+            value,
+            batch.obs,
+            q_target,
+            lambda x: expectile_loss(x, hp.expectile),
         )
         step("value", grads)
 
@@ -118,9 +114,9 @@ def make_famo2o(config: FamO2OConfig, spec: EnvSpec) -> Agent:
             balance,
             batch.obs,
             beta_key,
-            hp["online"],
-            hp["beta_min"],
-            hp["beta_max"],
+            is_online(state),
+            hp.beta_min,
+            hp.beta_max,
         )
 
         log_alpha = params["temperature"]
@@ -134,14 +130,14 @@ def make_famo2o(config: FamO2OConfig, spec: EnvSpec) -> Agent:
             batch.obs,
             balance_key,
             log_alpha,
-            hp["beta_min"],
-            hp["beta_max"],
+            hp.beta_min,
+            hp.beta_max,
             *emb,
         )
         step("balance", grads)
 
         t_loss, grads = jax.value_and_grad(temperature_loss)(
-            log_alpha, b_aux["log_prob"], hp["target_entropy"]
+            log_alpha, b_aux["log_prob"], hp.target_entropy
         )
         step("temperature", grads)
 
@@ -163,11 +159,13 @@ def make_famo2o(config: FamO2OConfig, spec: EnvSpec) -> Agent:
         step("actor", grads)
 
         v_next = value.apply(params["value"], batch.next_obs)
-        (q_loss, q), grads = jax.value_and_grad(losses.critic_loss, has_aux=True)(
-            params["critic"], critic, batch, v_next, hp["discount"]
+        y = family.value_target(batch, v_next, hp.discount)
+        # The reference sums the twins' MSE: Σ_j mean_B (Q_j − y)².
+        (q_loss, q), grads = jax.value_and_grad(family.critic_loss, has_aux=True)(
+            params["critic"], critic, batch, y, lambda q, t: ensemble_td_loss(q, t, "sum")
         )
         step("critic", grads)
-        target = polyak(target_critic, params["critic"], hp["tau"])
+        target = polyak(target_critic, params["critic"], hp.tau)
 
         metrics = {
             "value_loss": v_loss,
@@ -193,7 +191,7 @@ def make_famo2o(config: FamO2OConfig, spec: EnvSpec) -> Agent:
         return new_state, metrics
 
     def to_online(state: AgentState) -> AgentState:
-        # Only a leaf changes; offline data stays in the buffer (retention "append").
-        return state.replace(hparams={**state.hparams, "online": jnp.ones((), jnp.float32)})
+        # Only `switch_step` changes; offline data stays in the buffer (retention "append").
+        return mark_switch(state)
 
     return Agent(init=init, act=act, update=update, to_online=to_online)

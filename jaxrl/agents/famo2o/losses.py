@@ -1,5 +1,8 @@
 """FamO2O + IQL losses, module-level with params first (ALGORITHMS.md §7).
 
+Only FamO2O's own terms: IQL's expectile value and TD critic are the IQL family's
+(`jaxrl.agents.families.iql.value_loss`, `critic_loss`).
+
 Shapes: `obs` [B, |S|], `action` [B, |A|], β [B]. The balance model π_b is a 1-d
 tanh-Gaussian whose sample β̃ ∈ (−1, 1) is mapped affinely onto [β_min, β_max].
 """
@@ -9,21 +12,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxrl.networks import (
-    GaussianPolicy,
-    QEnsemble,
-    ValueNetwork,
-    gaussian_log_prob,
-    tanh_gaussian_sample,
-)
-from jaxrl.ops import (
-    awr_weights,
-    expectile_loss,
-    reduce_ensemble,
-    sinusoidal_embedding,
-    td_target,
-)
-from jaxrl.types import Transition
+from jaxrl.networks import GaussianPolicy, QEnsemble, gaussian_log_prob, tanh_gaussian_sample
+from jaxrl.ops import awr_weights, reduce_ensemble, sinusoidal_embedding
 
 #: How the AWR weight of example i uses β (see `actor_loss`).
 ACTOR_WEIGHTINGS = ("per_sample", "reference")
@@ -37,27 +27,6 @@ def unit_to_beta(x: jax.Array, beta_min: float | jax.Array, beta_max: float | ja
 def conditioned_obs(obs: jax.Array, beta: jax.Array, dim: int, base: float) -> jax.Array:
     """The universal actor's input concat(s, emb(β)); `obs` [..., |S|], `beta` [...]."""
     return jnp.concatenate([obs, sinusoidal_embedding(beta, dim, base)], axis=-1)
-
-
-def value_loss(
-    value_params, value: ValueNetwork, obs: jax.Array, q_target: jax.Array, expectile
-) -> tuple[jax.Array, jax.Array]:
-    """IQL's mean_B |τ − 1(u < 0)| u², u = min_j Q̄_j(s,a) − V(s). Returns (loss, V(s))."""
-    v = value.apply(value_params, obs)
-    return jnp.mean(expectile_loss(q_target - v, expectile)), v
-
-
-def critic_loss(
-    critic_params,
-    critic: QEnsemble,
-    batch: Transition,
-    v_next: jax.Array,
-    discount: float | jax.Array,
-) -> tuple[jax.Array, jax.Array]:
-    """Σ_j mean_B (Q_j(s,a) − y)², y = r + γ(1−d) V(s') (the reference sums the twins' MSE)."""
-    y = td_target(batch.reward, batch.mask, v_next, discount)
-    q = critic.apply(critic_params, batch.obs, batch.action)
-    return jnp.sum(jnp.mean((q - y[None]) ** 2, axis=1)), q
 
 
 def actor_betas(

@@ -16,14 +16,15 @@ Reinforcement Learning" (ICML); `LAMDA-RL/PRDC:prdc.py` (ALGORITHMS.md §8).
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams
+from jaxrl.agents.base import Agent, AgentState, init_actor_critic, initial_state, optimizers
+from jaxrl.agents.families import td3
 from jaxrl.agents.prdc import losses
 from jaxrl.agents.prdc.config import PRDCConfig
-from jaxrl.agents.td3bc.agent import td3_act, td3_networks
-from jaxrl.ops import bc_decay, policy_update_due, polyak
 from jaxrl.ops.neighbors import default_block_size
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
@@ -33,13 +34,11 @@ def constraint_coefficient(state: AgentState) -> jax.Array:
     """The weight of MSE(π(s), a_nn) in force at `state.step`.
 
     Offline: `constraint_coef`. After `to_online`: `constraint_coef ·
-    max(min_decay_coef, 1 − (step − online_start) / bc_decay_steps)` (`ops.bc_decay`). A
+    max(min_decay_coef, 1 − (step − online_start) / bc_decay_steps)` (`td3.online_decay`). A
     function of the state's counters, so the switch changes leaves only.
     """
     hp = state.hparams
-    n_online = state.step.astype(jnp.float32) - hp["online_start"]
-    decay = bc_decay(n_online, hp["bc_decay_steps"], hp["min_decay_coef"])
-    return hp["constraint_coef"] * jnp.where(hp["online"] > 0, decay, 1.0)
+    return td3.online_weight(state, hp.constraint_coef, hp.bc_decay_steps, hp.min_decay_coef)
 
 
 def make_prdc(config: PRDCConfig, spec: EnvSpec) -> Agent:
@@ -58,58 +57,21 @@ def make_prdc(config: PRDCConfig, spec: EnvSpec) -> Agent:
     if config.nn_block_size < 0:
         raise ValueError(f"nn_block_size={config.nn_block_size} must be >= 0 (0: by backend)")
     block_size = config.nn_block_size or default_block_size()
-    actor, critic = td3_networks(config, spec)
-    txs = {"actor": adam(config.actor_lr), "critic": adam(config.critic_lr)}
+    actor, critic = td3.td3_networks(config, spec)
+    txs = optimizers("actor", "critic")
 
-    def init(key: jax.Array) -> AgentState:
-        k_actor, k_critic = jax.random.split(key)
-        obs = jnp.zeros((1, spec.obs_dim))
-        act = jnp.zeros((1, spec.action_dim))
-        params = {"actor": actor.init(k_actor, obs), "critic": critic.init(k_critic, obs, act)}
-        return AgentState(
-            params=params,
-            target_params=dict(params),
-            opt_states={k: txs[k].init(params[k]) for k in txs},
-            hparams=as_hparams(
-                alpha=config.alpha,
-                beta=config.beta,
-                constraint_coef=config.constraint_coef,
-                min_decay_coef=config.min_decay_coef,
-                bc_decay_steps=config.bc_decay_steps,
-                policy_noise=config.policy_noise,
-                noise_clip=config.noise_clip,
-                exploration_noise=config.exploration_noise,
-                discount=config.discount,
-                tau=config.tau,
-                online=0.0,  # set to 1 by to_online
-                online_start=0.0,  # the step counter at the switch
-            ),
-            step=jnp.zeros((), jnp.int32),
-        )
+    def init(key: jax.Array, hparams: Any = None) -> AgentState:
+        hp = config.hparams() if hparams is None else hparams
+        params = init_actor_critic(key, actor, critic, spec.obs_dim, spec.action_dim)
+        return initial_state(params, txs, hp, tuple(params))
 
-    act = td3_act(actor)
+    act = td3.td3_act(actor)
 
     def make_update(data_obs: jax.Array, data_action: jax.Array):
         def update(state: AgentState, batch: Transition, key: jax.Array):
             hp = state.hparams
             coef = constraint_coefficient(state)
-            y, _ = losses.td3_target(
-                state.target_params["actor"],
-                state.target_params["critic"],
-                actor,
-                critic,
-                batch,
-                key,
-                hp["discount"],
-                hp["policy_noise"],
-                hp["noise_clip"],
-            )
-            (c_loss, q), c_grads = jax.value_and_grad(losses.critic_loss, has_aux=True)(
-                state.params["critic"], critic, batch, y
-            )
-            critic_params, critic_opt = apply_grads(
-                txs["critic"], state.params["critic"], state.opt_states["critic"], c_grads
-            )
+            c = td3.critic_update(state, txs["critic"], actor, critic, batch, key)
             # The search runs on every update, outside the policy-delay cond: under the run-axis
             # vmap that cond is a select and would run it every step anyway, and the skipped
             # steps report the actor loss with the same neighbours.
@@ -118,48 +80,30 @@ def make_prdc(config: PRDCConfig, spec: EnvSpec) -> Agent:
                 batch.obs,
                 data_obs,
                 data_action,
-                hp["beta"],
+                hp.beta,
                 block_size,
             )
-            args = (critic_params, actor, critic, batch, nn_action, hp["alpha"], coef)
 
-            def actor_step(_):
-                (a_loss, aux), a_grads = jax.value_and_grad(losses.actor_loss, has_aux=True)(
-                    state.params["actor"], *args
-                )
-                actor_params, actor_opt = apply_grads(
-                    txs["actor"], state.params["actor"], state.opt_states["actor"], a_grads
-                )
-                targets = {
-                    "actor": polyak(state.target_params["actor"], actor_params, hp["tau"]),
-                    "critic": polyak(state.target_params["critic"], critic_params, hp["tau"]),
-                }
-                return actor_params, actor_opt, targets, {"actor_loss": a_loss, **aux}
-
-            def skip(_):
-                # No actor or target step; the loss is still evaluated so every step reports it.
-                a_loss, aux = losses.actor_loss(state.params["actor"], *args)
-                return (
-                    state.params["actor"],
-                    state.opt_states["actor"],
-                    state.target_params,
-                    {"actor_loss": a_loss, **aux},
+            def actor_loss(actor_params, _):
+                return losses.actor_loss(
+                    actor_params, c.params, actor, critic, batch, nn_action, hp.alpha, coef
                 )
 
-            due = policy_update_due(state.step, config.policy_delay)
-            actor_params, actor_opt, targets, a_metrics = jax.lax.cond(due, actor_step, skip, None)
+            actor_params, actor_opt, targets, a_metrics = td3.actor_update(
+                state, actor_loss, txs["actor"], c.params, config.policy_delay
+            )
             metrics = {
-                "critic_loss": c_loss,
-                "q_mean": jnp.mean(q),
-                "target_mean": jnp.mean(y),
+                "critic_loss": c.loss,
+                "q_mean": jnp.mean(c.q),
+                "target_mean": jnp.mean(c.target),
                 "constraint_coef": coef,
                 "nn_sq_dist": jnp.mean(nn_sq),
                 **a_metrics,
             }
             new_state = state.replace(
-                params={"actor": actor_params, "critic": critic_params},
+                params={"actor": actor_params, "critic": c.params},
                 target_params=targets,
-                opt_states={"actor": actor_opt, "critic": critic_opt},
+                opt_states={"actor": actor_opt, "critic": c.opt_state},
                 step=state.step + 1,
             )
             return new_state, metrics
@@ -175,10 +119,7 @@ def make_prdc(config: PRDCConfig, spec: EnvSpec) -> Agent:
         )
 
     def to_online(state: AgentState) -> AgentState:
-        hp = dict(state.hparams)
-        hp["online"] = jnp.ones((), jnp.float32)
-        hp["online_start"] = state.step.astype(jnp.float32)
-        return state.replace(hparams=hp)
+        return td3.start_online(state)
 
     def bind_dataset(dataset: Transition) -> Agent:
         """The agent whose `update` constrains the actor to `dataset` (obs and actions only)."""

@@ -1,7 +1,8 @@
-"""PRDC losses, at module level with the differentiated parameters first.
+"""PRDC losses, at module level with the differentiated parameters first (ALGORITHMS.md §8).
 
-The critic is TD3's (`td3_target`, `critic_loss`, shared with TD3+BC); the actor loss is
-TD3+BC's with the dataset action replaced by the action of the nearest dataset point.
+PRDC's own term is the dataset constraint: the actor loss is TD3+BC's with the dataset action
+replaced by the action of the nearest dataset point. The critic's target and loss are the TD3
+family's (`jaxrl.agents.families.td3`).
 """
 
 from __future__ import annotations
@@ -12,18 +13,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.td3bc.losses import critic_loss, td3_target
-from jaxrl.ops import bc_penalty, deterministic_bc_actor_loss
+from jaxrl.agents.families import td3
+from jaxrl.ops import bc_penalty
 from jaxrl.ops.neighbors import nearest_neighbor
 from jaxrl.types import Transition
 
-__all__ = [
-    "actor_loss",
-    "critic_loss",
-    "dataset_constraint_action",
-    "neighbor_weights",
-    "td3_target",
-]
+__all__ = ["actor_loss", "dataset_constraint_action", "neighbor_weights"]
 
 
 def neighbor_weights(obs_dim: int, action_dim: int, beta: jax.Array) -> jax.Array:
@@ -91,5 +86,5 @@ def actor_loss(
     pi = actor.apply(actor_params, batch.obs)
     q = critic.apply(critic_params, batch.obs, pi)[0]
     mse = bc_penalty(pi, jax.lax.stop_gradient(nn_action), "mean")
-    loss = deterministic_bc_actor_loss(q, mse, alpha, constraint_coef)
+    loss = td3.regularized_actor_loss(q, mse, alpha, constraint_coef)
     return loss, {"constraint_mse": jnp.mean(mse), "actor_q": jnp.mean(q)}

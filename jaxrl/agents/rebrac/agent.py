@@ -15,6 +15,7 @@ Learning" (ReBRAC); CORL `algorithms/offline/rebrac.py`, `algorithms/finetune/re
 from __future__ import annotations
 
 from jaxrl.agents.base import Agent
+from jaxrl.agents.rebrac import losses
 from jaxrl.agents.rebrac.config import ReBRACConfig
 from jaxrl.agents.td3bc.agent import make_td3_family
 from jaxrl.specs import EnvSpec
@@ -25,4 +26,4 @@ def make_rebrac(config: ReBRACConfig, spec: EnvSpec) -> Agent:
 
     Batches must carry `next_action` (see `jaxrl.data.trajectories.with_next_actions`).
     """
-    return make_td3_family(config, spec, critic_penalty=True)
+    return make_td3_family(config, spec, critic_penalty=losses.critic_bc_penalty)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from jaxrl.agents.base import Agent
+from jaxrl.agents.base import Agent, DataNeeds, dynamic
 from jaxrl.agents.iql import IQLConfig, make_iql
 from jaxrl.specs import EnvSpec
 
@@ -22,13 +22,18 @@ class RIQLConfig(IQLConfig):
     num_critics: int = 5
     deterministic_actor: bool = True
     q_reduction: str = "quantile"
-    q_quantile: float = 0.25
+    q_quantile: float = dynamic(0.25)
     critic_loss: str = "huber"
-    huber_sigma: float = 1.0
+    huber_sigma: float = dynamic(1.0)
     target_clip: tuple[float, float] | None = (-100.0, 1000.0)
-    # static: with the training config's normalize_obs, the statistics cover observations and
+    # with the training config's normalize_obs, the statistics cover observations and
     # next observations together (RIQL's `normalize_states`), not observations only (CORL).
     normalize_with_next_obs: bool = True
+
+    def data_needs(self) -> DataNeeds:
+        """With `normalize_obs`, the statistics cover obs ∪ next_obs when
+        `normalize_with_next_obs` (RIQL's `normalize_states`)."""
+        return DataNeeds(obs_stats_with_next_obs=self.normalize_with_next_obs)
 
 
 def make_riql(config: RIQLConfig, spec: EnvSpec) -> Agent:

@@ -10,28 +10,22 @@ finetune/ro2o_ft_mujoco.py}`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams
+from jaxrl.agents.base import Agent, AgentState, initial_state, mark_switch, optimizers
+from jaxrl.agents.families import sac as family
+from jaxrl.agents.ro2o import losses
 from jaxrl.agents.ro2o.config import RO2OConfig
-from jaxrl.networks import GaussianPolicy, QEnsemble, tanh_gaussian_sample
-from jaxrl.ops import (
-    asymmetric_squared,
-    gaussian_symmetric_kl,
-    linf_perturbations,
-    polyak,
-    td_target,
-    temperature_loss,
-    uncertainty_pseudo_target,
-)
+from jaxrl.agents.ro2o.losses import ood_weight
+from jaxrl.networks import GaussianPolicy, QEnsemble
+from jaxrl.ops import linf_perturbations, polyak, temperature_leaf, temperature_value
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
 
-
-def ood_weight(step: jax.Array, hp: dict[str, jax.Array]) -> jax.Array:
-    """u at `step`: max(u_init − decay·step, u_min)."""
-    return jnp.maximum(hp["ood_u_init"] - hp["ood_u_decay"] * step, hp["ood_u_min"])
+__all__ = ["make_ro2o", "ood_weight"]
 
 
 def make_ro2o(config: RO2OConfig, spec: EnvSpec) -> Agent:
@@ -43,117 +37,92 @@ def make_ro2o(config: RO2OConfig, spec: EnvSpec) -> Agent:
         log_std_min=config.log_std_min,
         log_std_max=config.log_std_max,
     )
-    target_entropy = -float(spec.action_dim)
+    target_entropy = family.target_entropy(spec.action_dim)
     n = config.num_perturbations
-    txs = {
-        "actor": adam(config.actor_lr),
-        "critic": adam(config.critic_lr),
-        "temperature": adam(config.alpha_lr),
-    }
+    txs = optimizers("actor", "critic", "temperature")
 
-    def init(key: jax.Array) -> AgentState:
-        k_actor, k_critic = jax.random.split(key)
-        obs = jnp.zeros((1, spec.obs_dim))
-        act = jnp.zeros((1, spec.action_dim))
-        params = {
-            "actor": actor.init(k_actor, obs),
-            "critic": critic.init(k_critic, obs, act),
-            "temperature": jnp.zeros((), jnp.float32),  # log α
-        }
-        return AgentState(
-            params=params,
-            target_params={"critic": params["critic"]},
-            opt_states={k: txs[k].init(params[k]) for k in txs},
-            hparams=as_hparams(
-                discount=config.discount,
-                tau=config.tau,
-                q_smooth_coef=config.q_smooth_coef,
-                policy_smooth_coef=config.policy_smooth_coef,
-                ood_coef=config.ood_coef,
-                ood_u_init=config.ood_u_init,
-                ood_u_decay=config.ood_u_decay,
-                ood_u_min=config.ood_u_min,
-                online_ood_u=config.online_ood_u,
-            ),
-            step=jnp.zeros((), jnp.int32),
-        )
-
-    def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
-        mean, log_std = actor.apply(state.params["actor"], obs)
-        if deterministic:
-            return jnp.tanh(mean)
-        return tanh_gaussian_sample(mean, log_std, key)[0]
-
-    def perturbed(obs: jax.Array, deltas: jax.Array) -> jax.Array:  # [B, d], [n, d] -> [n, B, d]
-        return obs[None] + deltas[:, None]
+    def init(key: jax.Array, hparams: Any = None) -> AgentState:
+        hp = config.hparams() if hparams is None else hparams
+        params = family.init_params(key, actor, critic, spec, temperature_leaf(1.0))  # log α = 0
+        return initial_state(params, txs, hp, ("critic",))
 
     def update(state: AgentState, batch: Transition, key: jax.Array):
         hp, params = state.hparams, state.params
-        keys = jax.random.split(key, 7)
+        (
+            k_alpha,
+            k_policy_deltas,
+            k_actor,
+            k_next,
+            k_q_deltas,
+            k_ood_deltas,
+            k_ood_actions,
+        ) = jax.random.split(key, 7)
         obs = batch.obs
 
         # 1. Temperature, on a fresh policy sample.
-        mean, log_std = actor.apply(params["actor"], obs)
-        _, logp = tanh_gaussian_sample(mean, log_std, keys[0])
-        t_loss, t_grad = jax.value_and_grad(temperature_loss)(
-            params["temperature"], logp, target_entropy, "log_alpha"
+        logp = family.sample_action(params["actor"], actor, obs, k_alpha)[1]
+        log_alpha, t_opt, t_loss = family.temperature_step(
+            txs["temperature"],
+            params["temperature"],
+            state.opt_states["temperature"],
+            logp,
+            target_entropy,
+            "log_alpha",
         )
-        log_alpha, t_opt = apply_grads(
-            txs["temperature"], params["temperature"], state.opt_states["temperature"], t_grad
-        )
-        alpha = jnp.exp(log_alpha)
+        alpha = temperature_value(log_alpha)
 
         # 2. Actor: SAC-N objective + worst-case symmetric KL between π(s) and π(s + δ).
-        pol_deltas = linf_perturbations(keys[1], n, spec.obs_dim, config.perturb_eps_policy)
-
-        def actor_loss(ap):
-            mean, log_std = actor.apply(ap, obs)
-            a, logp = tanh_gaussian_sample(mean, log_std, keys[2])
-            q = jnp.min(critic.apply(params["critic"], obs, a), axis=0)
-            sac = jnp.mean(alpha * logp - q)
-            mean_p, log_std_p = actor.apply(ap, perturbed(obs, pol_deltas))
-            kl = gaussian_symmetric_kl(mean[None], log_std[None], mean_p, log_std_p)  # [n, B]
-            smooth = jnp.mean(jnp.max(kl, axis=0))
-            return sac + hp["policy_smooth_coef"] * smooth, (sac, smooth, logp)
-
-        (a_loss, (sac_loss, pol_smooth, logp)), a_grads = jax.value_and_grad(
-            actor_loss, has_aux=True
-        )(params["actor"])
-        actor_params, a_opt = apply_grads(
-            txs["actor"], params["actor"], state.opt_states["actor"], a_grads
+        pol_deltas = linf_perturbations(k_policy_deltas, n, spec.obs_dim, config.perturb_eps_policy)
+        actor_params, a_opt, a_loss, (sac_loss, pol_smooth, logp) = family.grad_step(
+            txs["actor"],
+            params["actor"],
+            state.opt_states["actor"],
+            losses.actor_loss,
+            actor,
+            params["critic"],
+            critic,
+            obs,
+            k_actor,
+            alpha,
+            pol_deltas,
+            hp.policy_smooth_coef,
         )
 
         # 3. Critics, with the updated actor for next actions and OOD actions.
-        mean_n, log_std_n = actor.apply(actor_params, batch.next_obs)
-        a_next, logp_next = tanh_gaussian_sample(mean_n, log_std_n, keys[3])
-        q_next = jnp.min(critic.apply(state.target_params["critic"], batch.next_obs, a_next), 0)
-        y = td_target(batch.reward, batch.mask, q_next - alpha * logp_next, hp["discount"])
-        q_deltas = linf_perturbations(keys[4], n, spec.obs_dim, config.perturb_eps_q)
-        ood_deltas = linf_perturbations(keys[5], n, spec.obs_dim, config.perturb_eps_ood)
-        ood_obs = perturbed(obs, ood_deltas)  # [n, B, d]
-        mean_o, log_std_o = actor.apply(actor_params, ood_obs)
-        ood_actions = jax.lax.stop_gradient(tanh_gaussian_sample(mean_o, log_std_o, keys[6])[0])
+        y = family.critic_target(
+            state.target_params["critic"],
+            critic,
+            actor_params,
+            actor,
+            batch,
+            k_next,
+            alpha,
+            hp.discount,
+        )
+        q_deltas = linf_perturbations(k_q_deltas, n, spec.obs_dim, config.perturb_eps_q)
+        ood_deltas = linf_perturbations(k_ood_deltas, n, spec.obs_dim, config.perturb_eps_ood)
+        ood_obs = losses.perturbed(obs, ood_deltas)  # [n, B, d]
+        ood_actions = jax.lax.stop_gradient(
+            family.sample_action(actor_params, actor, ood_obs, k_ood_actions)[0]
+        )
         u = ood_weight(state.step, hp)
-
-        def critic_loss(cp):
-            q = critic.apply(cp, obs, batch.action)  # [N, B]
-            td = jnp.sum(jnp.mean((q - y[None]) ** 2, axis=1))
-            repeat_a = jnp.broadcast_to(batch.action, (n,) + batch.action.shape)
-            q_pert = critic.apply(cp, perturbed(obs, q_deltas), repeat_a)  # [N, n, B]
-            diff = asymmetric_squared(q_pert - q[:, None], config.q_smooth_positive_weight)
-            q_smooth = jnp.mean(jnp.max(jnp.mean(diff, axis=0), axis=0))
-            q_ood = critic.apply(cp, ood_obs, ood_actions)  # [N, n, B]
-            ood = jnp.mean((q_ood - uncertainty_pseudo_target(q_ood, u)) ** 2)
-            total = td + hp["q_smooth_coef"] * q_smooth + hp["ood_coef"] * ood
-            return total, (q, td, q_smooth, ood)
-
-        (q_loss, (q, td, q_smooth, ood)), q_grads = jax.value_and_grad(critic_loss, has_aux=True)(
-            params["critic"]
+        critic_params, q_opt, q_loss, (q, td, q_smooth, ood) = family.grad_step(
+            txs["critic"],
+            params["critic"],
+            state.opt_states["critic"],
+            losses.critic_loss,
+            critic,
+            batch,
+            y,
+            q_deltas,
+            ood_obs,
+            ood_actions,
+            u,
+            hp.q_smooth_coef,
+            hp.ood_coef,
+            config.q_smooth_positive_weight,
         )
-        critic_params, q_opt = apply_grads(
-            txs["critic"], params["critic"], state.opt_states["critic"], q_grads
-        )
-        target = polyak(state.target_params["critic"], critic_params, hp["tau"])
+        target = polyak(state.target_params["critic"], critic_params, hp.tau)
         metrics = {
             "critic_loss": q_loss,
             "td_loss": td,
@@ -178,10 +147,12 @@ def make_ro2o(config: RO2OConfig, spec: EnvSpec) -> Agent:
         return new_state, metrics
 
     def to_online(state: AgentState) -> AgentState:
-        hp = dict(state.hparams)
-        hp["ood_u_init"] = hp["online_ood_u"]
-        hp["ood_u_min"] = hp["online_ood_u"]
-        hp["ood_u_decay"] = jnp.zeros_like(hp["ood_u_decay"])
-        return state.replace(hparams=hp)
+        hp = state.hparams
+        hp = hp.replace(
+            ood_u_init=hp.online_ood_u,
+            ood_u_min=hp.online_ood_u,
+            ood_u_decay=jnp.zeros_like(hp.ood_u_decay),
+        )
+        return mark_switch(state.replace(hparams=hp))
 
-    return Agent(init=init, act=act, update=update, to_online=to_online)
+    return Agent(init=init, act=family.make_act(actor), update=update, to_online=to_online)

@@ -6,21 +6,17 @@ Zhou et al., 2024 (WSRL, `zhouzypaul/wsrl`). ALGORITHMS.md §1 and §3.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams, identity_switch
+from jaxrl.agents.base import Agent, AgentState, identity_switch, initial_state, optimizers
+from jaxrl.agents.families import sac as family
+from jaxrl.agents.sac import losses
 from jaxrl.agents.sac.config import SACConfig
-from jaxrl.networks import GaussianPolicy, QEnsemble, tanh_gaussian_sample
-from jaxrl.ops import (
-    check_temperature_options,
-    polyak,
-    reduce_ensemble,
-    td_target,
-    temperature_leaf,
-    temperature_loss,
-    temperature_value,
-)
+from jaxrl.networks import GaussianPolicy, QEnsemble
+from jaxrl.ops import check_temperature_options, polyak, temperature_leaf, temperature_value
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
 
@@ -33,59 +29,44 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
     param = config.temperature_param
     critic = QEnsemble(config.num_critics, config.critic_hidden_dims, config.critic_layer_norm)
     actor = GaussianPolicy(spec.action_dim, config.hidden_dims, config.actor_layer_norm)
-    target_entropy = -config.target_entropy_scale * spec.action_dim
-    txs = {
-        "actor": adam(config.actor_lr),
-        "critic": adam(config.critic_lr),
-        "temperature": adam(config.temp_lr),
-    }
+    target_entropy = family.target_entropy(spec.action_dim, config.target_entropy_scale)
+    txs = optimizers("actor", "critic", "temperature")
 
-    def init(key: jax.Array) -> AgentState:
-        k_actor, k_critic = jax.random.split(key)
-        obs = jnp.zeros((1, spec.obs_dim))
-        act = jnp.zeros((1, spec.action_dim))
-        params = {
-            "actor": actor.init(k_actor, obs),
-            "critic": critic.init(k_critic, obs, act),
-            "temperature": temperature_leaf(config.init_temperature, param),
-        }
-        return AgentState(
-            params=params,
-            target_params={"critic": params["critic"]},
-            opt_states={k: txs[k].init(params[k]) for k in txs},
-            hparams=as_hparams(discount=config.discount, tau=config.tau),
-            step=jnp.zeros((), jnp.int32),
-        )
-
-    def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
-        mean, log_std = actor.apply(state.params["actor"], obs)
-        if deterministic:
-            return jnp.tanh(mean)
-        return tanh_gaussian_sample(mean, log_std, key)[0]
+    def init(key: jax.Array, hparams: Any = None) -> AgentState:
+        hp = config.hparams() if hparams is None else hparams
+        leaf = temperature_leaf(hp.init_temperature, param)
+        params = family.init_params(key, actor, critic, spec, leaf)
+        return initial_state(params, txs, hp, ("critic",))
 
     def critic_step(state: AgentState, batch: Transition, key: jax.Array):
         hp = state.hparams
         next_key, subset_key = jax.random.split(key)
         alpha = temperature_value(state.params["temperature"], param)
-        mean, log_std = actor.apply(state.params["actor"], batch.next_obs)
-        next_action, next_logp = tanh_gaussian_sample(mean, log_std, next_key)
-        q_next = critic.apply(state.target_params["critic"], batch.next_obs, next_action)
-        q_next = reduce_ensemble(
-            q_next, config.target_reduction, subset_key, config.subset_size, config.subset_replace
+        y = family.critic_target(
+            state.target_params["critic"],
+            critic,
+            state.params["actor"],
+            actor,
+            batch,
+            next_key,
+            alpha,
+            hp.discount,
+            reduction=config.target_reduction,
+            subset_key=subset_key,
+            subset_size=config.subset_size,
+            subset_replace=config.subset_replace,
+            backup_entropy=config.backup_entropy,
         )
-        if config.backup_entropy:
-            q_next = q_next - alpha * next_logp
-        y = td_target(batch.reward, batch.mask, q_next, hp["discount"])
-
-        def loss_fn(cp):
-            q = critic.apply(cp, batch.obs, batch.action)
-            return jnp.mean((q - y[None]) ** 2), q
-
-        (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["critic"])
-        cp, opt = apply_grads(
-            txs["critic"], state.params["critic"], state.opt_states["critic"], grads
+        cp, opt, loss, q = family.grad_step(
+            txs["critic"],
+            state.params["critic"],
+            state.opt_states["critic"],
+            losses.critic_loss,
+            critic,
+            batch,
+            y,
         )
-        target = polyak(state.target_params["critic"], cp, hp["tau"])
+        target = polyak(state.target_params["critic"], cp, hp.tau)
         state = state.replace(
             params={**state.params, "critic": cp},
             target_params={"critic": target},
@@ -98,27 +79,35 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
         alpha = temperature_value(leaf, param)
         if config.entropy_from == "next_obs":
             key, entropy_key = jax.random.split(key)
-
-        def loss_fn(ap):
-            mean, log_std = actor.apply(ap, batch.obs)
-            a, logp = tanh_gaussian_sample(mean, log_std, key)
-            q = critic.apply(state.params["critic"], batch.obs, a)
-            q = reduce_ensemble(q, config.actor_reduction)
-            return jnp.mean(alpha * logp - q), logp
-
-        (a_loss, logp), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["actor"])
-        ap, a_opt = apply_grads(
-            txs["actor"], state.params["actor"], state.opt_states["actor"], grads
+        ap, a_opt, a_loss, a_aux = family.grad_step(
+            txs["actor"],
+            state.params["actor"],
+            state.opt_states["actor"],
+            family.actor_loss,
+            actor,
+            state.params["critic"],
+            critic,
+            batch.obs,
+            key,
+            alpha,
+            config.actor_reduction,
         )
+        logp = a_aux["log_prob"]
         if config.entropy_from == "next_obs":  # fresh a' ~ π(·|s') of the pre-step actor
-            mean, log_std = actor.apply(state.params["actor"], batch.next_obs)
-            t_logp = tanh_gaussian_sample(mean, log_std, entropy_key)[1]
+            t_logp = family.sample_action(
+                state.params["actor"], actor, batch.next_obs, entropy_key
+            )[1]
         else:
             t_logp = logp
-        t_loss, t_grad = jax.value_and_grad(temperature_loss)(
-            leaf, t_logp, target_entropy, "alpha", param
+        la, t_opt, t_loss = family.temperature_step(
+            txs["temperature"],
+            leaf,
+            state.opt_states["temperature"],
+            t_logp,
+            target_entropy,
+            "alpha",
+            param,
         )
-        la, t_opt = apply_grads(txs["temperature"], leaf, state.opt_states["temperature"], t_grad)
         state = state.replace(
             params={**state.params, "actor": ap, "temperature": la},
             opt_states={**state.opt_states, "actor": a_opt, "temperature": t_opt},
@@ -158,5 +147,9 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
         return state.replace(step=state.step + utd), {**c_metrics, **a_metrics}
 
     return Agent(
-        init=init, act=act, update=update, to_online=identity_switch, update_utd=update_utd
+        init=init,
+        act=family.make_act(actor),
+        update=update,
+        to_online=identity_switch,
+        update_utd=update_utd,
     )

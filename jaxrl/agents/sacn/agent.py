@@ -12,15 +12,17 @@ Diversified Q-Ensemble", `snu-mllab/EDAC`; CORL `algorithms/offline/{sac_n,edac}
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.base import Agent, AgentState, adam, apply_grads, as_hparams, identity_switch
+from jaxrl.agents.base import Agent, AgentState, identity_switch, initial_state, optimizers
+from jaxrl.agents.families import sac as family
 from jaxrl.agents.sacn import losses
 from jaxrl.agents.sacn.config import SACNConfig
-from jaxrl.networks import GaussianPolicy, QEnsemble, tanh_gaussian_sample
-from jaxrl.ops import polyak, temperature_loss
+from jaxrl.networks import GaussianPolicy, QEnsemble
+from jaxrl.ops import polyak, temperature_leaf, temperature_value
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
 
@@ -39,35 +41,14 @@ def make_sacn(config: SACNConfig, spec: EnvSpec) -> Agent:
         log_std_min=config.log_std_min,
         log_std_max=config.log_std_max,
     )
-    target_entropy = -config.target_entropy_scale * spec.action_dim
-    txs = {
-        "actor": adam(config.actor_lr),
-        "critic": adam(config.critic_lr),
-        "temperature": adam(config.temp_lr),
-    }
+    target_entropy = family.target_entropy(spec.action_dim, config.target_entropy_scale)
+    txs = optimizers("actor", "critic", "temperature")
 
-    def init(key: jax.Array) -> AgentState:
-        k_actor, k_critic = jax.random.split(key)
-        obs = jnp.zeros((1, spec.obs_dim))
-        act = jnp.zeros((1, spec.action_dim))
-        params = {
-            "actor": actor.init(k_actor, obs),
-            "critic": critic.init(k_critic, obs, act),
-            "temperature": jnp.log(jnp.asarray(config.init_temperature, jnp.float32)),
-        }
-        return AgentState(
-            params=params,
-            target_params={"critic": params["critic"]},
-            opt_states={k: txs[k].init(params[k]) for k in txs},
-            hparams=as_hparams(eta=config.eta, discount=config.discount, tau=config.tau),
-            step=jnp.zeros((), jnp.int32),
-        )
-
-    def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
-        mean, log_std = actor.apply(state.params["actor"], obs)
-        if deterministic:
-            return jnp.tanh(mean)
-        return tanh_gaussian_sample(mean, log_std, key)[0]
+    def init(key: jax.Array, hparams: Any = None) -> AgentState:
+        hp = config.hparams() if hparams is None else hparams
+        leaf = temperature_leaf(hp.init_temperature)  # log α
+        params = family.init_params(key, actor, critic, spec, leaf)
+        return initial_state(params, txs, hp, ("critic",))
 
     def update(state: AgentState, batch: Transition, key: jax.Array):
         hp = state.hparams
@@ -75,26 +56,33 @@ def make_sacn(config: SACNConfig, spec: EnvSpec) -> Agent:
         alpha_key, actor_key, target_key = jax.random.split(key, 3)
 
         # 1. Temperature, from a fresh sample of the current actor.
-        mean, log_std = actor.apply(params["actor"], batch.obs)
-        _, logp = tanh_gaussian_sample(mean, log_std, alpha_key)
-        t_loss, t_grad = jax.value_and_grad(temperature_loss)(
-            params["temperature"], logp, target_entropy, "log_alpha"
+        logp = family.sample_action(params["actor"], actor, batch.obs, alpha_key)[1]
+        params["temperature"], opts["temperature"], t_loss = family.temperature_step(
+            txs["temperature"],
+            params["temperature"],
+            opts["temperature"],
+            logp,
+            target_entropy,
+            "log_alpha",
         )
-        params["temperature"], opts["temperature"] = apply_grads(
-            txs["temperature"], params["temperature"], opts["temperature"], t_grad
-        )
-        alpha = jnp.exp(params["temperature"])
+        alpha = temperature_value(params["temperature"])
 
-        # 2. Actor, with the new α.
-        (a_loss, a_aux), a_grads = jax.value_and_grad(losses.actor_loss, has_aux=True)(
-            params["actor"], actor, params["critic"], critic, batch.obs, actor_key, alpha
-        )
-        params["actor"], opts["actor"] = apply_grads(
-            txs["actor"], params["actor"], opts["actor"], a_grads
+        # 2. Actor, with the new α: mean_B[α log π(ã|s) − min_i Q_i(s, ã)].
+        params["actor"], opts["actor"], a_loss, a_aux = family.grad_step(
+            txs["actor"],
+            params["actor"],
+            opts["actor"],
+            family.actor_loss,
+            actor,
+            params["critic"],
+            critic,
+            batch.obs,
+            actor_key,
+            alpha,
         )
 
         # 3. Critics, their target from the new actor and α.
-        y = losses.critic_target(
+        y = family.critic_target(
             state.target_params["critic"],
             critic,
             params["actor"],
@@ -102,15 +90,20 @@ def make_sacn(config: SACNConfig, spec: EnvSpec) -> Agent:
             batch,
             target_key,
             alpha,
-            hp["discount"],
+            hp.discount,
         )
-        (q_loss, q_aux), q_grads = jax.value_and_grad(losses.critic_loss, has_aux=True)(
-            params["critic"], critic, batch, y, hp["eta"], config.diversity
+        params["critic"], opts["critic"], q_loss, q_aux = family.grad_step(
+            txs["critic"],
+            params["critic"],
+            opts["critic"],
+            losses.critic_loss,
+            critic,
+            batch,
+            y,
+            hp.eta,
+            config.diversity,
         )
-        params["critic"], opts["critic"] = apply_grads(
-            txs["critic"], params["critic"], opts["critic"], q_grads
-        )
-        target = polyak(state.target_params["critic"], params["critic"], hp["tau"])
+        target = polyak(state.target_params["critic"], params["critic"], hp.tau)
         metrics = {
             "critic_loss": q_loss,
             "td_loss": q_aux["td_loss"],
@@ -119,7 +112,7 @@ def make_sacn(config: SACNConfig, spec: EnvSpec) -> Agent:
             "temperature_loss": t_loss,
             "alpha": alpha,
             "entropy": -jnp.mean(a_aux["log_prob"]),
-            "q_policy_std": a_aux["q_std"],
+            "q_policy_std": jnp.mean(jnp.std(a_aux["q"], axis=0)),
             "q_mean": jnp.mean(q_aux["q"]),
             "target_mean": jnp.mean(y),
         }
@@ -131,7 +124,7 @@ def make_sacn(config: SACNConfig, spec: EnvSpec) -> Agent:
         )
         return new_state, metrics
 
-    return Agent(init=init, act=act, update=update, to_online=identity_switch)
+    return Agent(init=init, act=family.make_act(actor), update=update, to_online=identity_switch)
 
 
 def make_edac(config: SACNConfig, spec: EnvSpec) -> Agent:

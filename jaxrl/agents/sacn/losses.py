@@ -1,7 +1,14 @@
-"""SAC-N / EDAC losses, module-level with params first.
+"""SAC-N / EDAC's own losses, module-level with params first.
+
+The target, the actor loss and the temperature step are the SAC family's
+(`jaxrl.agents.families.sac`: `critic_target` with the min over all N critics, `actor_loss`
+with "min", `temperature_step` in the "log_alpha" form). What is SAC-N's and EDAC's own is
+the critic loss: the TD error summed over the critics, and EDAC's ensemble-gradient
+diversity term.
 
 References: An et al., 2021, "Uncertainty-Based Offline Reinforcement Learning with
-Diversified Q-Ensemble" (SAC-N eq. (2), EDAC eq. (4)); CORL `algorithms/offline/edac.py`.
+Diversified Q-Ensemble" (SAC-N eq. (2), EDAC eq. (4)); CORL `algorithms/offline/edac.py`;
+ALGORITHMS.md §15 "Agent: EDAC".
 """
 
 from __future__ import annotations
@@ -9,9 +16,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxrl.networks import GaussianPolicy, QEnsemble, tanh_gaussian_sample
+from jaxrl.networks import QEnsemble
 from jaxrl.networks.values import QNetwork
-from jaxrl.ops import ensemble_gradient_diversity, td_target
+from jaxrl.ops import ensemble_gradient_diversity, ensemble_td_loss
 from jaxrl.types import Transition
 
 
@@ -27,23 +34,6 @@ def member_q_values(critic_params, critic: QEnsemble, obs: jax.Array, actions: j
     return jax.vmap(lambda p, a: net.apply({"params": p}, obs, a))(inner, actions)
 
 
-def critic_target(
-    target_params,
-    critic: QEnsemble,
-    actor_params,
-    actor: GaussianPolicy,
-    batch: Transition,
-    key: jax.Array,
-    alpha: jax.Array,
-    discount: float | jax.Array,
-) -> jax.Array:
-    """y = r + γ(1−d)(min_i Q̄_i(s', a') − α log π(a'|s')), a' ~ π(·|s'); no gradient."""
-    mean, log_std = actor.apply(actor_params, batch.next_obs)
-    next_action, next_logp = tanh_gaussian_sample(mean, log_std, key)
-    q_next = jnp.min(critic.apply(target_params, batch.next_obs, next_action), axis=0)
-    return td_target(batch.reward, batch.mask, q_next - alpha * next_logp, discount)
-
-
 def critic_loss(
     critic_params,
     critic: QEnsemble,
@@ -52,7 +42,17 @@ def critic_loss(
     eta: float | jax.Array,
     diversity: bool,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Σ_i mean_B (Q_i(s,a) − y)² [+ η · diversity of ∇_a Q_i(s,a)] (EDAC eq. (4))."""
+    """Σ_i mean_B (Q_i(s,a) − y)² [+ η · diversity of ∇_a Q_i(s,a)] (EDAC eq. (4)).
+
+    Args:
+      target: y from `families.sac.critic_target` (min over all target critics, with the
+        entropy backup), shape [B].
+      eta: η, the weight of the diversity term.
+      diversity: EDAC (True) or SAC-N (False, the term is 0).
+
+    Returns:
+      (loss, aux) with aux "q" [N, B], "td_loss" and "diversity".
+    """
     n = critic.num
     if diversity:
         actions = jnp.broadcast_to(batch.action, (n,) + batch.action.shape)
@@ -65,22 +65,5 @@ def critic_loss(
     else:
         q = critic.apply(critic_params, batch.obs, batch.action)
         div = jnp.zeros(())
-    td = jnp.sum(jnp.mean((q - target[None]) ** 2, axis=1))
+    td = ensemble_td_loss(q, target, "sum")
     return td + eta * div, {"q": q, "td_loss": td, "diversity": div}
-
-
-def actor_loss(
-    actor_params,
-    actor: GaussianPolicy,
-    critic_params,
-    critic: QEnsemble,
-    obs: jax.Array,
-    key: jax.Array,
-    alpha: jax.Array,
-) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """mean_B[α log π(ã|s) − min_i Q_i(s, ã)], ã ~ π(·|s) reparameterized."""
-    mean, log_std = actor.apply(actor_params, obs)
-    action, logp = tanh_gaussian_sample(mean, log_std, key)
-    q = critic.apply(critic_params, obs, action)
-    loss = jnp.mean(alpha * logp - jnp.min(q, axis=0))
-    return loss, {"log_prob": logp, "q_std": jnp.mean(jnp.std(q, axis=0))}

@@ -23,8 +23,8 @@ from jaxrl.specs import EnvSpec
 def online_sac_config(config: WSRLConfig) -> SACConfig:
     """The SAC learner WSRL fine-tunes with, over the networks `config` pre-trains."""
     return SACConfig(
-        hidden_dims=config.policy_hidden_dims,
-        critic_hidden_dims=config.q_hidden_dims,
+        hidden_dims=config.actor_hidden_dims,
+        critic_hidden_dims=config.critic_hidden_dims,
         num_critics=config.num_critics,
         critic_layer_norm=config.layer_norm,
         actor_layer_norm=config.actor_layer_norm,
@@ -37,9 +37,7 @@ def online_sac_config(config: WSRLConfig) -> SACConfig:
         target_entropy_scale=config.target_entropy_scale,
         temperature_param=config.temperature_param,
         entropy_from=config.entropy_from,
-        # Learning rates, γ and τ are read from the carried-over state, not from here.
-        discount=config.discount,
-        tau=config.tau,
+        # Learning rates, γ and τ are read from the carried-over state (CQL's hyperparameters).
     )
 
 

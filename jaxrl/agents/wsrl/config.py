@@ -38,6 +38,6 @@ class WSRLConfig(CQLConfig):
     temperature_param: str = "softplus"
     temperature_form: str = "alpha"
     entropy_from: str = "next_obs"
-    online_backup_entropy: bool = False  # static: entropy term in the online SAC target
-    online_actor_reduction: str = "min"  # static: "min" (WSRL) or "mean" over critics online
-    online_actor_update: str = "full"  # static: online actor step on the "full" UTD batch
+    online_backup_entropy: bool = False  # entropy term in the online SAC target
+    online_actor_reduction: str = "min"  # "min" (WSRL) or "mean" over critics online
+    online_actor_update: str = "full"  # online actor step on the "full" UTD batch

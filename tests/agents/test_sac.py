@@ -1,4 +1,4 @@
-"""SAC's losses in the RLPD and WSRL settings, against a numpy computation on network outputs.
+"""SAC/RLPD: its losses (RLPD and WSRL settings) against numpy on network outputs, the UTD update.
 
 The reference re-draws the agent's random numbers with the same key splits (sampling is not
 what is tested), then computes the targets and losses with plain numpy from the networks'
@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from jaxrl.agents.registry import agent_config, make_agent
+from jaxrl.agents.sac import losses
 from jaxrl.networks import GaussianPolicy, QEnsemble, tanh_gaussian_sample
 from jaxrl.specs import EnvSpec
+from tests.helpers import TINY
 from tests.test_agents import _batch
 
 SPEC = EnvSpec(obs_dim=5, action_dim=2)
@@ -73,7 +75,7 @@ def test_wsrl_temperature_is_softplus_on_next_state_entropy():
     from jaxrl.ops import temperature_leaf
 
     overrides = dict(hidden_dims=(8,), critic_hidden_dims=(8,), num_critics=2, **SETTINGS["wsrl"])
-    overrides.update(temperature_param="softplus", entropy_from="next_obs", temp_lr=1e-3)
+    overrides.update(temperature_param="softplus", entropy_from="next_obs", temperature_lr=1e-3)
     cfg = agent_config("sac", overrides)
     agent = make_agent("sac", cfg, SPEC)
     state = agent.init(jax.random.key(0))
@@ -117,3 +119,37 @@ def test_bad_temperature_option_names_the_allowed_values(algo, field, value):
     allowed = "'exp', 'softplus'" if field == "temperature_param" else "'obs', 'next_obs'"
     with pytest.raises(ValueError, match=f"{field}={value!r}; allowed: \\[{allowed}\\]"):
         make_agent(algo, cfg, SPEC)
+
+
+def test_sac_critic_loss_is_the_mean_over_critics_and_batch():
+    """RLPD's L_Q = mean_{i,B}(Q_i(s, a) − y)², called directly on a 3-critic ensemble."""
+    critic = QEnsemble(3, (8,))
+    batch = _batch(16)
+    cp = critic.init(jax.random.key(0), batch.obs, batch.action)
+    y = jnp.linspace(-2.0, 2.0, 16)
+    loss, q = losses.critic_loss(cp, critic, batch, y)
+    ref_q = np.asarray(critic.apply(cp, batch.obs, batch.action))
+    np.testing.assert_allclose(q, ref_q, rtol=1e-6)
+    np.testing.assert_allclose(loss, np.mean((ref_q - np.asarray(y)[None]) ** 2), rtol=1e-5)
+
+
+def test_sac_utd_update_runs_critic_per_slice():
+    cfg = agent_config(
+        "sac",
+        {
+            **TINY["sac"],
+            "num_critics": 4,
+            "target_reduction": "subset_min",
+            "actor_reduction": "mean",
+        },
+    )
+    agent = make_agent("sac", cfg, SPEC)
+    state = agent.init(jax.random.key(0))
+    batches = jax.tree.map(lambda x: x.reshape((4, 8) + x.shape[1:]), _batch())
+    new, metrics = jax.jit(agent.update_utd)(state, batches, jax.random.key(2))
+    assert int(new.step) == 4
+    # Each critic step applies one Adam step: the count inside the optimizer state is 4 for
+    # the critic and 1 for the actor (updated once per UTD block).
+    assert int(new.opt_states["critic"].inner_state[0].count) == 4
+    assert int(new.opt_states["actor"].inner_state[0].count) == 1
+    assert np.isfinite(float(metrics["critic_loss"]))

@@ -14,11 +14,10 @@ import pytest
 from jaxrl import data
 from jaxrl.agents.a2pr import losses
 from jaxrl.agents.a2pr.agent import mask_coefficient
+from jaxrl.agents.families import td3
 from jaxrl.agents.registry import agent_config, make_agent
-from jaxrl.agents.td3bc.losses import critic_loss
 from jaxrl.config import TrainConfig
 from jaxrl.networks import VAE, DeterministicPolicy, QEnsemble, ValueNetwork, vae_reconstruct
-from jaxrl.ops import smoothed_target_action
 from jaxrl.run import run
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
@@ -86,17 +85,19 @@ def test_targets_and_critic_value_losses_match_numpy(nets):
     y_ref = N(b.reward) + gamma * m * q_bar
     t_ref = np.minimum(N(b.reward) + gamma * m * q_new, y_ref)
     assert (t_ref < y_ref).any() and (t_ref == y_ref).any()  # both branches of the min occur
-    next_action = smoothed_target_action(
+    next_action = td3.smoothed_target_action(
         actor.apply(p["actor_target"], b.next_obs), jax.random.key(7), sigma, clip
     )
     np.testing.assert_allclose(next_action, a_next, rtol=1e-6, atol=1e-6)
-    y = losses.bootstrap_target(p["critic_target"], critic, b, next_action, gamma)
+    y = td3.clipped_double_q_target(p["critic_target"], critic, b, next_action, gamma)
     np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-6)
-    t = losses.value_target(losses.bootstrap_target(p["critic"], critic, b, next_action, gamma), y)
+    t = losses.value_target(
+        td3.clipped_double_q_target(p["critic"], critic, b, next_action, gamma), y
+    )
     np.testing.assert_allclose(t, t_ref, rtol=1e-5, atol=1e-6)
 
     # Critics: Σ_j mean_batch (Q_j(s, a) − y)².
-    loss, _ = critic_loss(p["critic"], critic, b, y)
+    loss, _ = td3.critic_loss(p["critic"], critic, b, y)
     q = N(critic.apply(p["critic"], b.obs, b.action))
     np.testing.assert_allclose(loss, np.sum(np.mean((q - y_ref) ** 2, axis=1)), rtol=1e-5)
     # V: mean_batch (V(s) − t)², and the V it reports is the one before any step.
@@ -264,7 +265,7 @@ def test_update_under_the_run_axis_vmap_uses_each_key_once(built):
 def test_switch_decays_the_mask_and_compiles_once(built):
     agent, update, traces = built
     state = agent.init(jax.random.key(0))
-    hp = {**state.hparams, "mask": F32(1.0), "mask_decay_steps": F32(1e3)}
+    hp = state.hparams.replace(mask=F32(1.0), mask_decay_steps=F32(1e3))
     state = state.replace(hparams=hp)
     state, _ = update(state, _batch(16, seed=1), jax.random.key(1))
     state, _ = update(state, _batch(16, seed=2), jax.random.key(2))
@@ -273,7 +274,7 @@ def test_switch_decays_the_mask_and_compiles_once(built):
     online = jax.jit(agent.to_online)(state)
     chex.assert_trees_all_equal_shapes_and_dtypes(online, state)
     chex.assert_trees_all_equal(online.params, state.params)
-    assert float(online.hparams["online_start"]) == 100.0
+    assert int(online.switch_step) == 100
     # mask · max(0.5, 1 − (step − 100) / 1000).
     for step, coef in ((100, 1.0), (350, 0.75), (600, 0.5), (5000, 0.5)):
         np.testing.assert_allclose(mask_coefficient(online.replace(step=jnp.int32(step))), coef)
@@ -284,7 +285,7 @@ def test_switch_decays_the_mask_and_compiles_once(built):
     np.testing.assert_allclose(m["mask_coef"], 0.75, rtol=1e-6)
     assert _changed(online.params["vae"], s.params["vae"])
     # online_vae_lr_factor = 0 freezes the VAE from the switch on, through the same program.
-    frozen_hp = {**state.hparams, "online_vae_lr_factor": F32(0.0)}
+    frozen_hp = state.hparams.replace(online_vae_lr_factor=F32(0.0))
     frozen = agent.to_online(state.replace(hparams=frozen_hp))
     assert lr(frozen) == 0.0
     s, m = update(frozen, _batch(16, seed=4), jax.random.key(4))

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from jaxrl import data
+from jaxrl.agents.families import iql as family
 from jaxrl.agents.famo2o import FamO2OConfig, losses, make_famo2o
 from jaxrl.agents.registry import agent_config
 from jaxrl.config import TrainConfig
 from jaxrl.networks import GaussianPolicy, QEnsemble
-from jaxrl.ops import sinusoidal_embedding
+from jaxrl.ops import ensemble_td_loss, sinusoidal_embedding
 from jaxrl.run import run
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
@@ -211,7 +212,11 @@ def test_critic_loss_sums_the_twins_mse(nets):
     *_, critic, cp = nets
     batch = _batch()
     v_next = jnp.asarray(np.random.default_rng(2).normal(size=B), jnp.float32)
-    loss, q = losses.critic_loss(cp, critic, batch, v_next, 0.9)
+    # FamO2O's critic is the IQL family's TD critic with the twins' MSE summed.
+    y_lib = family.value_target(batch, v_next, 0.9)
+    loss, q = family.critic_loss(
+        cp, critic, batch, y_lib, lambda q, t: ensemble_td_loss(q, t, "sum")
+    )
     y = _np(batch.reward) + 0.9 * (1.0 - _np(batch.terminated)) * _np(v_next)
     np.testing.assert_allclose(loss, np.sum(np.mean((_np(q) - y) ** 2, axis=1)), rtol=1e-5)
 
@@ -246,7 +251,7 @@ def test_switch_moves_beta_to_the_balance_model_and_compiles_once():
     update = jax.jit(counted)
     _, m_off = update(state, _batch(64), jax.random.key(1))
     online = agent.to_online(state)
-    assert float(online.hparams["online"]) == 1.0
+    assert int(online.switch_step) == 0
     chex.assert_trees_all_equal_shapes_and_dtypes(online, state)
     chex.assert_trees_all_equal(online.params, state.params)
     _, m_on = update(online, _batch(64), jax.random.key(1))

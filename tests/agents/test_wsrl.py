@@ -127,7 +127,7 @@ def test_pretraining_temperature_is_wsrls_sac_loss_on_next_states():
     # Keys: 6 of CQL, the conservative subset's, then the entropy sample's (the last).
     entropy_key = jax.random.split(jax.random.key(3), 8)[-1]
     actor = GaussianPolicy(
-        2, cfg.policy_hidden_dims, layer_norm=cfg.actor_layer_norm, std_mode=cfg.std_mode
+        2, cfg.actor_hidden_dims, layer_norm=cfg.actor_layer_norm, std_mode=cfg.std_mode
     )
     n = cfg.cql_n_actions
     next_obs = jnp.repeat(batch.next_obs[:, None], n, axis=1)
@@ -135,7 +135,7 @@ def test_pretraining_temperature_is_wsrls_sac_loss_on_next_states():
     assert logp.shape == (batch.reward.shape[0], n)
     gap = -float(np.mean(logp)) + 2.0  # H_target = −|A|
     np.testing.assert_allclose(float(m["temperature_loss"]), gap, rtol=1e-5)
-    lr = cfg.policy_lr
+    lr = cfg.temperature_lr
     np.testing.assert_allclose(
         float(new.params["temperature"]),
         float(state.params["temperature"]) - lr * np.sign(gap),
@@ -152,3 +152,39 @@ def test_pretraining_temperature_is_wsrls_sac_loss_on_next_states():
     assert float(p_state.params["temperature"]) == 0.0
     _, pm = jax.jit(plain.update)(p_state, batch, jax.random.key(3))
     np.testing.assert_allclose(float(pm["temperature_loss"]), 0.0, atol=1e-7)  # −log 1 · (…)
+
+
+def test_wsrl_losses_called_directly_match_numpy():
+    """WSRL's pieces, from its `losses` module: the conservative subset drawn with
+    replacement (weight C/|S| per draw, so a twice-drawn critic counts twice), the online
+    critic loss (mean over critics and batch) and the softplus temperature step."""
+    from jaxrl.agents.base import adam
+    from jaxrl.agents.wsrl import losses
+    from jaxrl.networks import QEnsemble
+
+    cfg = agent_config("wsrl", TINY["wsrl"])
+    assert cfg.subset_replace
+    for seed in range(5):
+        key = lambda s=seed: jax.random.key(s)  # noqa: E731  identical fresh keys
+        idx = np.asarray(jax.random.randint(key(), (cfg.subset_size,), 0, cfg.num_critics))
+        ref = np.bincount(idx, minlength=cfg.num_critics) * cfg.num_critics / cfg.subset_size
+        cfg_subset = dataclasses.replace(cfg, cql_subset=True)
+        np.testing.assert_allclose(losses.conservative_weights(key(), cfg_subset), ref)
+
+    critic = QEnsemble(4, (8,))
+    batch = _batch(16)
+    cp = critic.init(jax.random.key(0), batch.obs, batch.action)
+    y = jnp.linspace(0.0, 1.0, 16)
+    loss, _ = losses.online_critic_loss(cp, critic, batch, y)
+    q = np.asarray(critic.apply(cp, batch.obs, batch.action))
+    np.testing.assert_allclose(loss, np.mean((q - np.asarray(y)) ** 2), rtol=1e-5)
+
+    lam = jnp.float32(0.3)  # α = softplus(0.3)
+    logp_next = jnp.array([[-1.0, 0.0], [1.0, 3.0]])  # n = 2 samples per next state
+    tx = adam(1e-4)
+    new, _, t_loss = losses.temperature_step(
+        tx, lam, tx.init(lam), logp_next, -2.0, "alpha", "softplus"
+    )
+    alpha, gap = np.log1p(np.exp(0.3)), -np.mean(np.asarray(logp_next)) + 2.0
+    np.testing.assert_allclose(t_loss, alpha * gap, rtol=1e-6)
+    np.testing.assert_allclose(float(new), 0.3 - 1e-4 * np.sign(gap), rtol=1e-6)

@@ -3,6 +3,8 @@ against numpy from the networks' outputs, the online constraint schedule, no rec
 across the switch, the training layer's dataset binding, and a small learning problem.
 """
 
+import dataclasses
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 
 from jaxrl import data
+from jaxrl.agents.families.td3 import smoothed_target_action
 from jaxrl.agents.prdc import losses
 from jaxrl.agents.prdc.agent import constraint_coefficient
 from jaxrl.agents.registry import agent_config, make_agent
@@ -18,12 +21,12 @@ from jaxrl.envs import Env, EnvState
 from jaxrl.envs.wrapper import StepOutput
 from jaxrl.networks import DeterministicPolicy, QEnsemble
 from jaxrl.ops.neighbors import nearest_neighbor, nearest_neighbor_np
-from jaxrl.ops.td3 import smoothed_target_action
 from jaxrl.run import run
 from jaxrl.specs import EnvSpec
 from jaxrl.training import init_train_state, make_offline_chunk, make_online_chunk, make_switch
 from jaxrl.training.chunks import with_dataset
 from jaxrl.types import Transition
+from tests.agents.stand_ins import LinearActor, LinearCritics
 from tests.helpers import TINY, tiny_config
 
 SPEC = EnvSpec(obs_dim=3, action_dim=2)
@@ -147,22 +150,6 @@ def test_nearest_neighbor_refuses_bad_shapes():
 # --- losses -----------------------------------------------------------------------------------
 
 
-class LinearActor:
-    """π(s) = p · s (a stand-in with the `apply` signature of a Linen module)."""
-
-    @staticmethod
-    def apply(p, obs):
-        return p * obs
-
-
-class LinearCritics:
-    """Q_j(s, a) = w_j · Σa + Σs for w = params, stacked on axis 0 like `QEnsemble`."""
-
-    @staticmethod
-    def apply(w, obs, action):
-        return w[:, None] * jnp.sum(action, -1)[None] + jnp.sum(obs, -1)[None]
-
-
 def test_actor_loss_and_gradient_by_hand():
     """s = [1, −4], p = 0.4: π(s) = [0.4, −1.6]. Dataset (s_i, a_i) = (1, 0.5), (−4, −0.5),
     (0, −1); β = 0.1, so ‖(βs, π) − (βs_i, a_i)‖² is, for the first query, [0.01, 1.06, 1.97]
@@ -219,7 +206,7 @@ def test_losses_and_update_against_numpy(agent_and_data):
     batch = _transitions(16, seed=4)
     new, m = update(state, batch, jax.random.key(5))
     actor, critic = DeterministicPolicy(2, (16, 16)), QEnsemble(2, (16, 16))  # as TINY
-    hp = {k: float(v) for k, v in state.hparams.items()}
+    hp = {f.name: float(getattr(state.hparams, f.name)) for f in dataclasses.fields(state.hparams)}
     f64 = lambda x: np.asarray(x, np.float64)
     # Critic: y = r + γ m min_j Q̄_j(s', ã'), ã' the same smoothed draw as the update's.
     a_next = smoothed_target_action(
@@ -297,11 +284,11 @@ def test_policy_delay_keeps_actor_and_targets_between_policy_steps(agent_and_dat
 def test_constraint_weight_decays_online(agent_and_data):
     agent, _, _, update, _ = agent_and_data
     state = agent.init(jax.random.key(0))
-    hp = {**state.hparams, "constraint_coef": _f32(0.8), "bc_decay_steps": _f32(1000.0)}
+    hp = state.hparams.replace(constraint_coef=_f32(0.8), bc_decay_steps=_f32(1000.0))
     state = state.replace(hparams=hp, step=jnp.int32(100))
     np.testing.assert_allclose(constraint_coefficient(state.replace(step=jnp.int32(10**6))), 0.8)
     online = agent.to_online(state)
-    assert float(online.hparams["online_start"]) == 100.0
+    assert int(online.switch_step) == 100
     for step, coef in ((100, 0.8), (350, 0.6), (600, 0.4), (5000, 0.4)):
         got = constraint_coefficient(online.replace(step=jnp.int32(step)))
         np.testing.assert_allclose(got, coef, rtol=1e-6)

@@ -1,11 +1,15 @@
-"""RO2O (ALGORITHMS.md §6): its robustness terms by hand, and its critic losses against numpy."""
+"""RO2O (ALGORITHMS.md §6): its robustness terms by hand, its module-level losses and the
+agent's update against numpy."""
+
+import types
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.agents.registry import agent_config, make_agent
-from jaxrl.agents.ro2o.agent import ood_weight
+from jaxrl.agents.ro2o import losses
+from jaxrl.agents.ro2o.losses import ood_weight
 from jaxrl.networks import GaussianPolicy, QEnsemble, tanh_gaussian_sample
 from jaxrl.ops import (
     asymmetric_squared,
@@ -34,7 +38,7 @@ def test_robustness_terms_hand_values():
     np.testing.assert_allclose(uncertainty_pseudo_target(q, 0.5), [[1 - r], [3 - r]], rtol=1e-6)
     d = linf_perturbations(jax.random.key(0), 50, 3, 0.01)
     assert d.shape == (50, 3) and float(jnp.max(jnp.abs(d))) <= 0.01
-    hp = {"ood_u_init": 1.0, "ood_u_decay": 0.1, "ood_u_min": 0.3}
+    hp = types.SimpleNamespace(ood_u_init=1.0, ood_u_decay=0.1, ood_u_min=0.3)
     np.testing.assert_allclose([ood_weight(s, hp) for s in (0, 2, 10)], [1.0, 0.8, 0.3], rtol=1e-6)
 
 
@@ -108,7 +112,7 @@ def test_ro2o_actor_and_temperature_terms_match_numpy():
     grad = -np.mean(np.asarray(logp_t) - 2.0)
     np.testing.assert_allclose(float(m["temperature_loss"]), 0.0, atol=1e-7)
     np.testing.assert_allclose(
-        float(new.params["temperature"]), -cfg.alpha_lr * np.sign(grad), rtol=1e-3
+        float(new.params["temperature"]), -cfg.temperature_lr * np.sign(grad), rtol=1e-3
     )
     alpha = float(np.exp(new.params["temperature"]))
     np.testing.assert_allclose(float(m["alpha"]), alpha, rtol=1e-6)
@@ -129,3 +133,55 @@ def test_ro2o_actor_and_temperature_terms_match_numpy():
     np.testing.assert_allclose(
         float(m["actor_loss"]), sac + cfg.policy_smooth_coef * smooth, rtol=1e-5
     )
+
+
+def test_ro2o_module_losses_match_numpy():
+    """`losses.q_smoothness`, `ood_penalty`, `policy_smoothness`, `critic_loss` and
+    `actor_loss` called directly, against numpy on the networks' outputs."""
+    actor, critic = GaussianPolicy(2, (8,), log_std_min=-5.0), QEnsemble(3, (8,))
+    batch = _batch(16)
+    ap = actor.init(jax.random.key(0), batch.obs)
+    cp = critic.init(jax.random.key(1), batch.obs, batch.action)
+    obs, act = np.asarray(batch.obs), np.asarray(batch.action)
+    q_deltas = np.asarray(linf_perturbations(jax.random.key(2), 4, 5, 0.5))
+    ood_deltas = np.asarray(linf_perturbations(jax.random.key(3), 4, 5, 0.5))
+    ood_obs = obs[None] + ood_deltas[:, None]
+    ood_a = np.asarray(jax.random.uniform(jax.random.key(4), (4, 16, 2), minval=-1, maxval=1))
+    y = np.linspace(-1.0, 1.0, 16).astype(np.float32)
+    u = 0.5
+
+    q = np.asarray(critic.apply(cp, batch.obs, batch.action))  # [3, B]
+    q_pert = np.stack([np.asarray(critic.apply(cp, obs + d, act)) for d in q_deltas], 1)
+    diff = q_pert - q[:, None]
+    smooth_ref = (np.where(diff > 0, 0.8, 0.2) * diff**2).mean(0).max(0).mean()
+    np.testing.assert_allclose(losses.q_smoothness(q, q_pert, 0.8), smooth_ref, rtol=1e-5)
+    q_ood = np.asarray(critic.apply(cp, jnp.asarray(ood_obs), jnp.asarray(ood_a)))
+    ood_ref = np.mean((u * q_ood.std(0, ddof=1)) ** 2 * np.ones_like(q_ood))
+    np.testing.assert_allclose(losses.ood_penalty(jnp.asarray(q_ood), u), ood_ref, rtol=1e-4)
+    td_ref = ((q - y) ** 2).mean(1).sum()
+    total, (_, td, qs, ood) = losses.critic_loss(
+        cp, critic, batch, jnp.asarray(y), jnp.asarray(q_deltas), jnp.asarray(ood_obs),
+        jnp.asarray(ood_a), u, 1e-2, 0.1, 0.8,
+    )  # fmt: skip
+    np.testing.assert_allclose([td, qs, ood], [td_ref, smooth_ref, ood_ref], rtol=1e-4)
+    np.testing.assert_allclose(total, td_ref + 1e-2 * smooth_ref + 0.1 * ood_ref, rtol=1e-5)
+
+    pol_deltas = np.asarray(linf_perturbations(jax.random.key(5), 4, 5, 0.5))
+    mean, log_std = (np.asarray(x) for x in actor.apply(ap, batch.obs))
+    kls = [
+        _sym_kl_np(mean, log_std, *(np.asarray(x) for x in actor.apply(ap, obs + d)))
+        for d in pol_deltas
+    ]
+    pol_ref = np.stack(kls).max(0).mean()
+    got = losses.policy_smoothness(ap, actor, batch.obs, (mean, log_std), jnp.asarray(pol_deltas))
+    np.testing.assert_allclose(got, pol_ref, rtol=1e-4)
+    alpha = 0.2
+    key = lambda: jax.random.key(6)  # noqa: E731
+    loss, (sac, smooth, logp) = losses.actor_loss(
+        ap, actor, cp, critic, batch.obs, key(), jnp.float32(alpha), jnp.asarray(pol_deltas), 2.0
+    )
+    a, logp_ref = tanh_gaussian_sample(mean, log_std, key())  # the same draw
+    q_pi = np.asarray(critic.apply(cp, batch.obs, a)).min(0)
+    sac_ref = np.mean(alpha * np.asarray(logp_ref) - q_pi)
+    np.testing.assert_allclose([sac, smooth], [sac_ref, pol_ref], rtol=1e-4)
+    np.testing.assert_allclose(loss, sac_ref + 2.0 * pol_ref, rtol=1e-4)
