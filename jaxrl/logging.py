@@ -26,19 +26,19 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
+
+from jaxrl.atomic import write_text
 
 METRICS_JSONL = "metrics.jsonl"
 METRICS_CSV = "metrics.csv"
@@ -140,32 +140,6 @@ def _csv_rows(records: Sequence[Mapping[str, Scalar]], keys: Sequence[str]) -> s
     return text[text.index("\n") + 1 :]
 
 
-def _fsync_dir(directory: Path) -> None:
-    # Makes a rename durable; not available on every platform, where it is best effort.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Writes `text` to a temporary file beside `path`, fsyncs it and renames it over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
 def _append(path: Path, text: str) -> None:
     with open(path, "a", encoding="utf-8", newline="") as f:
         f.write(text)
@@ -258,9 +232,9 @@ def truncate_metrics(workdir: str | os.PathLike[str], num_records: int) -> int:
         return 0
     lines, _ = _record_lines(jsonl_path)
     kept = lines[:num_records]
-    _atomic_write(jsonl_path, "".join(line + "\n" for line in kept))
+    write_text(jsonl_path, "".join(line + "\n" for line in kept))
     records = [_decode_record(line) for line in kept]
-    _atomic_write(workdir / METRICS_CSV, _csv_text(records, _union_keys(records)))
+    write_text(workdir / METRICS_CSV, _csv_text(records, _union_keys(records)))
     return len(kept)
 
 
@@ -318,10 +292,10 @@ class MetricWriter:
         lines, needs_repair = _record_lines(self.jsonl_path)
         if needs_repair:
             # Appending after a partial or unterminated line would merge two records.
-            _atomic_write(self.jsonl_path, "".join(line + "\n" for line in lines))
+            write_text(self.jsonl_path, "".join(line + "\n" for line in lines))
         records = [_decode_record(line) for line in lines]
         self._keys = _union_keys(records)
-        _atomic_write(self.csv_path, _csv_text(records, self._keys))
+        write_text(self.csv_path, _csv_text(records, self._keys))
 
     def write(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Appends `records`, one JSONL line and one CSV row each, then flushes and fsyncs.
@@ -345,7 +319,7 @@ class MetricWriter:
         if keys != self._keys:
             self._keys = keys
             all_records = read_metrics(self.workdir)
-            _atomic_write(self.csv_path, _csv_text(all_records, self._keys))
+            write_text(self.csv_path, _csv_text(all_records, self._keys))
         else:
             _append(self.csv_path, _csv_rows(clean, self._keys))
         if self._summary_writer_cls is not None:

@@ -23,16 +23,15 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pathlib
-import secrets
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 
+from jaxrl.atomic import atomic_target
 from jaxrl.data import minari
 from jaxrl.data.dataset import Dataset, DatasetError, from_arrays
 from jaxrl.data.files import HDF5Error, has_hdf5_signature, read_signature
@@ -92,38 +91,12 @@ def _metadata_json(ds: Dataset, path: pathlib.Path) -> str:
         ) from None
 
 
-@contextlib.contextmanager
-def _atomic_target(path: str | os.PathLike) -> Iterator[pathlib.Path]:
-    """Yields a fresh temporary path beside `path`; on success moves it onto `path`."""
-    path = pathlib.Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # os.open with 0o666 lets the umask decide the final permissions, as a plain open would.
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-    try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def save_npz(ds: Dataset, path: str | os.PathLike) -> None:
-    """Writes `ds` as an uncompressed `.npz` with D4RL key names, atomically.
-
-    Args:
-      ds: the dataset.
-      path: the target file; its directory is created if missing.
-
-    Raises:
-      DatasetError: if the metadata is not JSON-able.
-    """
+    """Writes `ds` as an uncompressed `.npz` with D4RL key names, atomically; the arguments
+    and errors are `save_hdf5`'s (the metadata is JSON under the key `metadata_json`)."""
     meta = _metadata_json(ds, pathlib.Path(path))
     arrays = _d4rl_arrays(ds)
-    with _atomic_target(path) as tmp, open(tmp, "wb") as f:
+    with atomic_target(path) as tmp, open(tmp, "wb") as f:
         # A file object, not a name: np.savez would append ".npz" to the temporary name.
         np.savez(f, **arrays, **{_METADATA_NPZ_KEY: np.array(meta)})
 
@@ -146,7 +119,7 @@ def save_hdf5(ds: Dataset, path: str | os.PathLike) -> None:
 
     meta = _metadata_json(ds, pathlib.Path(path))
     arrays = _d4rl_arrays(ds)
-    with _atomic_target(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_target(path) as tmp, h5py.File(tmp, "w") as f:
         for key, value in arrays.items():
             f.create_dataset(key, data=value)
         f.attrs[_METADATA_HDF5_ATTR] = meta
@@ -199,13 +172,20 @@ def _read_hdf5(path: pathlib.Path) -> tuple[dict[str, np.ndarray], dict]:
     except DatasetError:
         raise
     except HDF5Error as e:
-        where = f" (reading key '{key}')" if key else ""
-        raise DatasetError(
-            f"{path}: unreadable HDF5 file{where}: {e}. The file is probably truncated or "
-            "corrupt. Fix: regenerate it or download it again"
+        raise _unreadable(
+            path, "HDF5", key, e, ". Fix: regenerate it or download it again"
         ) from None
     meta = {} if raw is None else _parse_metadata(raw, path, _METADATA_HDF5_ATTR)
     return arrays, meta
+
+
+def _unreadable(path: pathlib.Path, kind: str, key: str | None, error: Exception, advice: str):
+    """The DatasetError for a file that failed to read (at `key`, if one was being read)."""
+    where = f" (reading key '{key}')" if key else ""
+    return DatasetError(
+        f"{path}: unreadable {kind} file{where}: {error}. The file is probably truncated or "
+        f"corrupt{advice}"
+    )
 
 
 def _read_npz(path: pathlib.Path) -> tuple[dict[str, np.ndarray], dict]:
@@ -219,11 +199,8 @@ def _read_npz(path: pathlib.Path) -> tuple[dict[str, np.ndarray], dict]:
             key = None
             raw = z[_METADATA_NPZ_KEY][()] if _METADATA_NPZ_KEY in z.files else None
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
-        where = f" (reading key '{key}')" if key else ""
-        raise DatasetError(
-            f"{path}: unreadable npz file{where}: {e}. The file is probably truncated or "
-            "corrupt, or holds pickled objects. Fix: regenerate it with jaxrl.data.save_npz"
-        ) from None
+        advice = ", or holds pickled objects. Fix: regenerate it with jaxrl.data.save_npz"
+        raise _unreadable(path, "npz", key, e, advice) from None
     meta = {} if raw is None else _parse_metadata(raw, path, _METADATA_NPZ_KEY)
     return arrays, meta
 
