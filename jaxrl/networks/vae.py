@@ -65,6 +65,15 @@ def _kl_std_normal(mean: jax.Array, log_std: jax.Array) -> jax.Array:
     return -0.5 * (1.0 + 2.0 * log_std - mean**2 - jnp.exp(2.0 * log_std))
 
 
+def _sampled_reconstructions(params, vae: VAE, obs, action, key, num_samples: int):
+    """(μ, log σ, ε [S, B, D], z = μ + σ·ε, D(s, z) [S, B, |A|]) for `num_samples` latents."""
+    mean, log_std = vae.apply(params, obs, action, method=VAE.encode)
+    eps = jax.random.normal(key, (num_samples,) + mean.shape, mean.dtype)
+    z = mean[None] + jnp.exp(log_std)[None] * eps
+    obs_s = jnp.broadcast_to(obs[None], (num_samples,) + obs.shape)
+    return mean, log_std, eps, z, vae.apply(params, obs_s, z, method=VAE.decode)
+
+
 def vae_neg_elbo(
     params,
     vae: VAE,
@@ -97,11 +106,9 @@ def vae_neg_elbo(
 
     References: Wu et al., 2022 (SPOT), eq. (7); `thuml/SPOT: vae.py: elbo_loss`.
     """
-    mean, log_std = vae.apply(params, obs, action, method=VAE.encode)
-    eps = jax.random.normal(key, (num_samples,) + mean.shape, mean.dtype)
-    z = mean[None] + jnp.exp(log_std)[None] * eps  # [S, B, D]
-    obs_s = jnp.broadcast_to(obs[None], (num_samples,) + obs.shape)
-    recon = vae.apply(params, obs_s, z, method=VAE.decode)
+    mean, log_std, _, _, recon = _sampled_reconstructions(
+        params, vae, obs, action, key, num_samples
+    )
     recon_loss = jnp.mean((recon - action[None]) ** 2, axis=(0, 2))
     if recon_weight is not None:
         recon_loss = recon_weight * recon_loss
@@ -156,11 +163,7 @@ def vae_iwae_nll(
 
     References: SPOT, eq. (6); `thuml/SPOT: vae.py: importance_sampling_estimator`.
     """
-    mean, log_std = vae.apply(params, obs, action, method=VAE.encode)
-    eps = jax.random.normal(key, (num_samples,) + mean.shape, mean.dtype)
-    z = mean[None] + jnp.exp(log_std)[None] * eps  # [L, B, D]
-    obs_s = jnp.broadcast_to(obs[None], (num_samples,) + obs.shape)
-    recon = vae.apply(params, obs_s, z, method=VAE.decode)
+    _, log_std, eps, z, recon = _sampled_reconstructions(params, vae, obs, action, key, num_samples)
     log_std_dec = 0.5 * jnp.log(beta / 4.0)
     log_pxz = jnp.sum(
         -0.5 * ((action[None] - recon) * jnp.exp(-log_std_dec)) ** 2 - log_std_dec - 0.5 * _LOG_2PI,

@@ -25,19 +25,12 @@ class ValueNetwork(nn.Module):
         return nn.Dense(1, kernel_init=output_init(self.init_mode, self.output_scale))(x)[..., 0]
 
 
-class QNetwork(nn.Module):
-    """Q(s, a): concat(s, a) → MLP → Dense(1)."""
-
-    hidden_dims: Sequence[int] = (256, 256)
-    layer_norm: str = "none"
-    init_mode: str = "xavier"
-    output_scale: float | None = None
+class QNetwork(ValueNetwork):
+    """Q(s, a): concat(s, a) → MLP → Dense(1), the value head on the pair (same fields)."""
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
-        x = jnp.concatenate([obs, action], axis=-1)
-        x = MLP(self.hidden_dims, self.layer_norm, self.init_mode)(x)
-        return nn.Dense(1, kernel_init=output_init(self.init_mode, self.output_scale))(x)[..., 0]
+        return ValueNetwork.__call__(self, jnp.concatenate([obs, action], axis=-1))
 
 
 class QEnsemble(nn.Module):
