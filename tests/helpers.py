@@ -2,55 +2,41 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import data
-from jaxrl.agents.registry import agent_config
+from jaxrl.agents.registry import AGENTS, agent_config
 from jaxrl.config import TrainConfig
 
-TINY = {
-    "iql": {"hidden_dims": (16, 16)},
-    "riql": {"hidden_dims": (16, 16), "num_critics": 3},
-    "ro2o": {
-        "hidden_dims": (16, 16),
-        "critic_hidden_dims": (16, 16),
-        "num_critics": 3,
-        "num_perturbations": 4,
-    },
-    "sac": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
-    "cql": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "cql_n_actions": 3},
-    "calql": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "cql_n_actions": 3},
-    "wsrl": {
-        "actor_hidden_dims": (16, 16),
-        "critic_hidden_dims": (16, 16),
-        "cql_n_actions": 3,
-        "num_critics": 4,
-    },
-    "awac": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
+# What the tiny configs set besides the widths (every `hidden_dims` and `*_hidden_dims` field
+# is 16×16, derived from the config class in `tiny_agent`).
+TINY_EXTRA = {
+    "riql": {"num_critics": 3},
+    "ro2o": {"num_critics": 3, "num_perturbations": 4},
+    "cql": {"cql_n_actions": 3},
+    "calql": {"cql_n_actions": 3},
+    "wsrl": {"cql_n_actions": 3, "num_critics": 4},
     "spot": {
-        "hidden_dims": (16, 16),
-        "critic_hidden_dims": (16, 16),
-        "vae_hidden_dims": (16, 16),
         "vae_steps": 0,  # no VAE phase and an actor step every update: the generic tests
         "policy_delay": 1,  # expect one update to move the actor
     },
-    "sacn": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "num_critics": 3},
-    "edac": {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "num_critics": 3},
-    "bc": {"hidden_dims": (16, 16)},
-    "td3bc": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
-    "rebrac": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)},
-    "famo2o": {"hidden_dims": (16, 16)},
-    "a2pr": {
-        "actor_hidden_dims": (16, 16),
-        "critic_hidden_dims": (16, 16),
-        "value_hidden_dims": (16, 16),
-        "vae_hidden_dims": (16, 16),
-    },
-    "prdc": {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "nn_block_size": 16},
-    "xql": {"hidden_dims": (16, 16)},
-    "fdvl": {"hidden_dims": (16, 16)},
+    "sacn": {"num_critics": 3},
+    "edac": {"num_critics": 3},
+    "prdc": {"nn_block_size": 16},
 }
+
+
+def tiny_agent(algo: str) -> dict:
+    """The tiny agent fields of `algo`: 16×16 for every network's width, plus `TINY_EXTRA`."""
+    fields = dataclasses.fields(AGENTS[algo][0])
+    dims = {f.name: (16, 16) for f in fields if f.name.endswith("hidden_dims")}
+    return {**dims, **TINY_EXTRA.get(algo, {})}
+
+
+TINY = {algo: tiny_agent(algo) for algo in AGENTS}
 
 
 def random_arrays(n: int, obs_dim: int, action_dim: int, seed: int = 0, episode: int = 50):

@@ -56,6 +56,13 @@ def no_compile(monkeypatch):
         ({"algo": "dqn"}, r"algo='dqn' is not allowed; allowed values: \['a2pr', 'awac', 'bc'"),
         ({"offline_step": 5}, r"unknown config field\(s\) \['offline_step'\]; allowed: \["),
         ({"agent": {"betta": 1.0}}, r"unknown field\(s\) \['betta'\] for algorithm 'iql'"),
+        # A field renamed for the one vocabulary names its new name (a saved run's config).
+        (
+            {"algo": "sac", "agent": {"hidden_dims": [16], "temp_lr": 1e-4}},
+            r"'hidden_dims' is now 'actor_hidden_dims'; 'temp_lr' is now 'temperature_lr'",
+        ),
+        # IQL's `hidden_dims` is every network's, so no hint for an unrelated name there.
+        ({"agent": {"policy_freq": 2}}, r"\['policy_freq'\] for algorithm 'iql'; allowed"),
     ],
 )
 def test_unknown_names_are_refused(values, match):

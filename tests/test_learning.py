@@ -67,7 +67,7 @@ def test_iql_offline_on_expert_data_beats_random(tmp_path):
 def test_sac_learns_inverted_pendulum(tmp_path):
     config = TrainConfig(
         algo="sac",
-        agent=agent_config("sac", {"hidden_dims": (64, 64), "critic_hidden_dims": (64, 64)}),
+        agent=agent_config("sac", {"actor_hidden_dims": (64, 64), "critic_hidden_dims": (64, 64)}),
         task="inverted_pendulum",
         dataset="",
         seeds=(0, 1),
@@ -105,7 +105,7 @@ def test_rlpd_learns_inverted_pendulum_with_expert_data(tmp_path):
 
     rlpd = {
         **rlpd_config.get_config().agent.to_dict(),
-        "hidden_dims": (64, 64),
+        "actor_hidden_dims": (64, 64),
         "critic_hidden_dims": (64, 64),
         "num_critics": 4,
     }

@@ -21,7 +21,7 @@ def test_job_config_applies_the_budget_but_keeps_each_recipe():
     rlpd = results.job_config("rlpd", "hopper-medium-v0", preset, "hopper")
     assert rlpd.offline_steps == 0  # RLPD trains from scratch with the data
     assert (rlpd.retention, rlpd.offline_ratio, rlpd.utd) == ("mixed", 0.5, 20)
-    assert rlpd.agent.num_critics == 10 and rlpd.agent.hidden_dims == (128, 128)
+    assert rlpd.agent.num_critics == 10 and rlpd.agent.actor_hidden_dims == (128, 128)
     assert "default" not in results.available_configs()
     assert {"iql", "cql", "calql", "rlpd", "wsrl"} <= set(results.available_configs())
 

@@ -158,6 +158,45 @@ def test_a_static_field_is_refused_naming_it():
         validate(config)
 
 
+def _config_files() -> dict[str, Path]:
+    """Registered algorithm -> the first experiments/configs file that trains it."""
+    files = {}
+    for path in sorted((ROOT / "experiments/configs").glob("[a-z]*.py")):
+        files.setdefault(_file_config(path).algo, path)
+    return files
+
+
+def _file_config(path: Path):
+    module = f"experiments.configs.{path.stem}"
+    __import__(module)
+    return sys.modules[module].get_config()
+
+
+def _file_agent(path: Path) -> dict:
+    return _file_config(path).agent.to_dict()
+
+
+def _from_command_line(config_file: Path, argv: list[str]):
+    """The TrainConfig that experiments/train.py builds from `--config=<file> *argv`."""
+    from absl import flags
+    from ml_collections import config_flags
+
+    values = flags.FlagValues()
+    argv = ["train.py", f"--config={config_file}", *argv]
+    config_flags.DEFINE_config_file(
+        "config", None, "", flag_values=values, lock_config=True, sys_argv=argv
+    )
+    values(argv)
+    return from_mapping(values.config.to_dict())
+
+
+CONFIG_FILES = _config_files()
+
+
+def test_every_registered_algorithm_has_a_config_file():
+    assert sorted(CONFIG_FILES) == sorted(AGENTS)
+
+
 def _static_number_field(cfg) -> str:
     """A static field of `cfg` holding a number (every algorithm has one)."""
     for f in dataclasses.fields(cfg):
@@ -199,12 +238,15 @@ def test_every_dynamic_field_sweeps_from_the_cli_and_a_static_one_is_refused(alg
     for what, trace in programs.items():
         assert str(trace(a)) == str(trace(b)), f"{algo}'s {what} reads a dynamic field's config"
 
-    # (2) Every dynamic field at once, from a JSON string as `--config.sweep=...` gives it.
+    # (2) Every dynamic field at once, parsed from the command line as experiments/train.py
+    # parses it: the algorithm's config file, --config.sweep as JSON, the tiny widths as flags.
     sweep_arg = json.dumps({f"agent.{n}": [getattr(cfg, n), getattr(changed, n)] for n in names})
-    overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in TINY[algo].items()}
-    config = from_mapping(
-        {"algo": algo, "agent": overrides, "seeds": [0], "sweep": sweep_arg, "sweep_samples": 0}
-    )
+    argv = [f"--config.agent.{k}={v}".replace(" ", "") for k, v in TINY[algo].items()]
+    argv += [f"--config.sweep={sweep_arg}", "--config.sweep_samples=0", "--config.seeds=(0,)"]
+    config = _from_command_line(CONFIG_FILES[algo], argv)
+    assert config.algo == algo and config.agent_config() == agent_config(algo, {
+        **{k: v for k, v in _file_agent(CONFIG_FILES[algo]).items()}, **TINY[algo]
+    })  # fmt: skip
     validate(config)
     runs = sweep.expand(config)
     first, last = runs[0].settings, runs[-1].settings

@@ -9,7 +9,7 @@ def get_config():
         "awac",
         agent={
             "awac_lambda": 1.0 / 3.0,
-            "hidden_dims": (256, 256),
+            "actor_hidden_dims": (256, 256),
             "critic_hidden_dims": (256, 256),
         },
         retention="append",

@@ -9,7 +9,7 @@ def get_config():
         agent={
             "num_critics": 10,
             "eta": 1.0,
-            "hidden_dims": (256, 256),
+            "actor_hidden_dims": (256, 256),
             "critic_hidden_dims": (256, 256),
         },
         retention="append",

@@ -12,7 +12,7 @@ def get_config():
     return with_overrides(
         "ro2o",
         agent={
-            "hidden_dims": (128, 128, 128),
+            "actor_hidden_dims": (128, 128, 128),
             "critic_hidden_dims": (128, 128, 128),
             "num_perturbations": 8,
         },

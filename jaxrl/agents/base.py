@@ -37,6 +37,13 @@ class AgentState:
     step: jax.Array
     switch_step: jax.Array = struct.field(default_factory=lambda: jnp.full((), -1, jnp.int32))
 
+    def advanced(self, params: Any, opt_states: Any, target_params: Any) -> AgentState:
+        """The state after one gradient step: these networks, optimizer states and targets,
+        and `step` + 1; the hyperparameters and the switch stay."""
+        return self.replace(
+            params=params, target_params=target_params, opt_states=opt_states, step=self.step + 1
+        )
+
 
 class Agent(NamedTuple):
     """An algorithm as pure functions (DESIGN.md, "Contracts").
@@ -216,13 +223,28 @@ def initial_state(
     )
 
 
-def init_actor_critic(key: jax.Array, actor: Any, critic: Any, obs_dim: int, action_dim: int):
-    """`{"actor", "critic"}` parameters from one key split in two (actor first), initialised on
-    a one-row batch of zeros."""
-    k_actor, k_critic = jax.random.split(key)
-    obs = jnp.zeros((1, obs_dim))
-    act = jnp.zeros((1, action_dim))
-    return {"actor": actor.init(k_actor, obs), "critic": critic.init(k_critic, obs, act)}
+def init_networks(key: jax.Array, spec: Any, **networks: tuple[Any, Any]) -> dict[str, Any]:
+    """Parameters of each network, by name, from `key` split into one subkey per network in
+    the order given, each initialised on a one-row batch of zeros.
+
+    `name=(module, inputs)`: inputs "s" (an observation), "sa" (an observation and an action),
+    or a tuple of input widths (FamO2O's actor reads the observation and β's embedding).
+
+    Example:
+        >>> from jaxrl.networks import QEnsemble, ValueNetwork
+        >>> from jaxrl.specs import EnvSpec
+        >>> p = init_networks(jax.random.key(0), EnvSpec(3, 2),
+        ...                   critic=(QEnsemble(2, (4,)), "sa"), value=(ValueNetwork((4,)), "s"))
+        >>> sorted(p)
+        ['critic', 'value']
+    """
+    keys = jax.random.split(key, len(networks))
+    widths = {"s": (spec.obs_dim,), "sa": (spec.obs_dim, spec.action_dim)}
+    params = {}
+    for k, (name, (module, inputs)) in zip(keys, networks.items(), strict=True):
+        dims = widths[inputs] if isinstance(inputs, str) else inputs
+        params[name] = module.init(k, *(jnp.zeros((1, d)) for d in dims))
+    return params
 
 
 def mark_switch(state: AgentState) -> AgentState:

@@ -50,6 +50,29 @@ AGENTS: dict[str, tuple[type, Callable[[Any, EnvSpec], Agent]]] = {
 }
 
 
+#: Field names retired for the one vocabulary (docs/ALGORITHMS.md), old -> new: a config or a
+#: saved run that still uses one is refused with the new name.
+RENAMED_FIELDS = {
+    "policy_lr": "actor_lr",
+    "q_lr": "critic_lr",
+    "temp_lr": "temperature_lr",
+    "alpha_lr": "temperature_lr",
+    "policy_hidden_dims": "actor_hidden_dims",
+    "q_hidden_dims": "critic_hidden_dims",
+    "policy_freq": "policy_delay",
+    "hidden_dims": "actor_hidden_dims",  # SAC, SAC-N/EDAC, AWAC, RO2O, SPOT: the actor's widths
+}
+
+
+def _renamed(unknown: list[str], fields: dict) -> str:
+    hints = [
+        f"{old!r} is now {RENAMED_FIELDS[old]!r}"
+        for old in unknown
+        if RENAMED_FIELDS.get(old) in fields
+    ]
+    return f" ({'; '.join(hints)}: rename in the config or in the run's config.json)" if hints else ""
+
+
 def agent_config(name: str, overrides: dict[str, Any] | None = None):
     """The config dataclass of algorithm `name` with `overrides` applied, checked field by field."""
     if name not in AGENTS:
@@ -60,9 +83,9 @@ def agent_config(name: str, overrides: dict[str, Any] | None = None):
     unknown = sorted(set(overrides) - set(fields))
     if unknown:
         raise ValueError(
-            f"unknown field(s) {unknown} for algorithm {name!r}; allowed: {sorted(fields)}. "
-            f"To switch algorithms from the command line, start from that algorithm's config "
-            f"file, e.g. --config=experiments/configs/{name}.py"
+            f"unknown field(s) {unknown} for algorithm {name!r}{_renamed(unknown, fields)}; "
+            f"allowed: {sorted(fields)}. To switch algorithms from the command line, start "
+            f"from a config file that sets algo={name!r} (experiments/configs/)"
         )
     for k, v in list(overrides.items()):
         default = fields[k].default

@@ -230,7 +230,9 @@ def _sac_agent(task: str, p: Preset, seed: int, env: Env, noise: float = 1.0):
     sac_config = config.agent_config()
     sac = make_agent("sac", sac_config, env.spec)
     template = sac.init(jax.random.key(0))
-    actor = GaussianPolicy(env.spec.action_dim, sac_config.hidden_dims, sac_config.actor_layer_norm)
+    actor = GaussianPolicy(
+        env.spec.action_dim, sac_config.actor_hidden_dims, sac_config.actor_layer_norm
+    )
 
     def act(actor_params, obs, key, deterministic=False):
         if noise == 1.0 or deterministic:
@@ -420,7 +422,7 @@ def _sac_config(task: str, p: Preset, seed: int):
     return TrainConfig(
         algo="sac",
         agent=agent_config(
-            "sac", {"hidden_dims": p.hidden_dims, "critic_hidden_dims": p.hidden_dims}
+            "sac", {"actor_hidden_dims": p.hidden_dims, "critic_hidden_dims": p.hidden_dims}
         ),
         task=task,
         dataset="",

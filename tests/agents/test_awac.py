@@ -24,7 +24,7 @@ from tests.test_agents_awac import (
     _np_gauss_logp,
 )
 
-CONFIG = {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)}
+CONFIG = {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)}
 
 
 def test_awac_losses_match_numpy():

@@ -11,6 +11,7 @@ import pytest
 from scipy.special import logsumexp
 
 from jaxrl.agents.cql import CQLConfig, losses
+from jaxrl.agents.families import sac as family
 from jaxrl.agents.families.sac import sample_action
 from jaxrl.agents.registry import agent_config, make_agent
 from jaxrl.networks import GaussianPolicy, QEnsemble
@@ -73,11 +74,15 @@ def nets():
 
 
 def test_max_backup_target_matches_numpy(nets):
+    # The max backup is the SAC family's critic_target with max_over = n.
     """y = r + γ(1−d) max_k min_j Q̄_j(s', a'_k), no entropy term (Cal-QL's defaults)."""
     actor, critic, ap, _, tp, b = nets
     cfg = CQLConfig(num_critics=2, cql_n_actions=3)
     key = lambda: jax.random.key(4)  # noqa: E731
-    y = losses.max_backup_target(tp, critic, ap, actor, b, key(), None, jnp.float32(0.5), 0.9, cfg)
+    y = family.critic_target(
+        tp, critic, ap, actor, b, key(), jnp.float32(0.5), 0.9, max_over=3,
+        **family.target_options(cfg, None),
+    )  # fmt: skip
     next_obs = np.repeat(np.asarray(b.next_obs)[:, None], 3, axis=1)  # [B, 3, d]
     a_next, _ = sample_action(ap, actor, jnp.asarray(next_obs), key())  # the same draw
     q = np.asarray(critic.apply(tp, jnp.asarray(next_obs), a_next)).min(0)  # [B, 3]

@@ -167,7 +167,7 @@ def test_balance_loss_matches_numpy_and_differentiates_through_the_frozen_actor(
     actor, ap, balance, bp, critic, cp = nets
     obs = _batch().obs
     key = lambda: jax.random.key(5)  # the same key, fresh for each use (key-reuse checks)
-    args = (ap, actor, cp, critic, obs)
+    args = (ap, actor, losses.frozen_min_q(cp, critic), obs)
     loss, aux = losses.balance_loss(bp, balance, *args, key(), jnp.log(0.5), 8.0, 14.0, 6, 1e4)
 
     beta_key, action_key = jax.random.split(key())

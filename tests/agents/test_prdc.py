@@ -16,6 +16,7 @@ from jaxrl.agents.families.td3 import smoothed_target_action
 from jaxrl.agents.prdc import losses
 from jaxrl.agents.prdc.agent import constraint_coefficient
 from jaxrl.agents.registry import agent_config, make_agent
+from jaxrl.agents.td3bc import losses as td3bc_losses
 from jaxrl.config import ConfigError, TrainConfig, validate
 from jaxrl.envs import Env, EnvState
 from jaxrl.envs.wrapper import StepOutput
@@ -169,17 +170,20 @@ def test_actor_loss_and_gradient_by_hand():
     np.testing.assert_allclose(a_nn, [[0.5], [-1.0]])
     np.testing.assert_allclose(sq, [0.01, 0.52], rtol=1e-5)
     w = jnp.array([1.0, 2.0])
-    args = (w, LinearActor, LinearCritics, batch, a_nn, jnp.float32(2.5), jnp.float32(1.0))
-    loss, aux = losses.actor_loss(jnp.float32(0.4), *args)
+    # PRDC's actor loss: TD3+BC's on the batch whose actions are a_nn.
+    constrained = losses.constrained_batch(batch, a_nn)
+    np.testing.assert_array_equal(constrained.action, a_nn)
+    args = (w, LinearActor, LinearCritics, constrained, jnp.float32(2.5), jnp.float32(1.0))
+    loss, aux = td3bc_losses.actor_loss(jnp.float32(0.4), *args)
     # Q_1(s, π) = [1.4, −5.6], λ = 2.5 / 3.5; MSE = (0.01 + 0.36) / 2; loss = 0.185 + λ · 2.1.
-    np.testing.assert_allclose(aux["constraint_mse"], 0.185, rtol=1e-6)
+    np.testing.assert_allclose(aux["bc_mse"], 0.185, rtol=1e-6)
     np.testing.assert_allclose(aux["actor_q"], -2.1, rtol=1e-6)
     np.testing.assert_allclose(loss, 0.185 + 1.5, rtol=1e-6)
     # a_nn and λ are constants: d/dp = mean 2(ps − a_nn)s − λ mean(w_1 s) = 2.3 + λ · 1.5.
-    grad = jax.grad(lambda p: losses.actor_loss(p, *args)[0])(jnp.float32(0.4))
+    grad = jax.grad(lambda p: td3bc_losses.actor_loss(p, *args)[0])(jnp.float32(0.4))
     np.testing.assert_allclose(grad, 2.3 + 1.5 / 1.4, rtol=1e-6)
     # The weight c scales only the constraint term.
-    loss_c, _ = losses.actor_loss(jnp.float32(0.4), *args[:-1], jnp.float32(0.5))
+    loss_c, _ = td3bc_losses.actor_loss(jnp.float32(0.4), *args[:-1], jnp.float32(0.5))
     np.testing.assert_allclose(loss_c, 0.5 * 0.185 + 1.5, rtol=1e-6)
 
 

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl.agents.families import sac as family
 from jaxrl.agents.registry import agent_config, make_agent
 from jaxrl.agents.ro2o import losses
 from jaxrl.agents.ro2o.losses import ood_weight
@@ -45,7 +46,7 @@ def test_robustness_terms_hand_values():
 def _one_update(seed, **eps):
     """One RO2O update (3 critics, 4 perturbations, 8-unit networks) with the key `seed`; also
     the agent's own key splits and stand-in modules to recompute its terms."""
-    fields = {"hidden_dims": (8,), "critic_hidden_dims": (8,), "num_critics": 3}
+    fields = {"actor_hidden_dims": (8,), "critic_hidden_dims": (8,), "num_critics": 3}
     cfg = agent_config("ro2o", {**fields, "num_perturbations": 4, **eps})
     agent = make_agent("ro2o", cfg, SPEC)
     state = agent.init(jax.random.key(0))
@@ -136,8 +137,9 @@ def test_ro2o_actor_and_temperature_terms_match_numpy():
 
 
 def test_ro2o_module_losses_match_numpy():
-    """`losses.q_smoothness`, `ood_penalty`, `policy_smoothness`, `critic_loss` and
-    `actor_loss` called directly, against numpy on the networks' outputs."""
+    """`losses.q_smoothness`, `ood_penalty`, `policy_smoothness` and `critic_loss` called
+    directly, and the actor loss as the agent composes it (the SAC family's `actor_loss` with
+    the weighted smoothness as its `extra` term), against numpy on the networks' outputs."""
     actor, critic = GaussianPolicy(2, (8,), log_std_min=-5.0), QEnsemble(3, (8,))
     batch = _batch(16)
     ap = actor.init(jax.random.key(0), batch.obs)
@@ -177,9 +179,15 @@ def test_ro2o_module_losses_match_numpy():
     np.testing.assert_allclose(got, pol_ref, rtol=1e-4)
     alpha = 0.2
     key = lambda: jax.random.key(6)  # noqa: E731
-    loss, (sac, smooth, logp) = losses.actor_loss(
-        ap, actor, cp, critic, batch.obs, key(), jnp.float32(alpha), jnp.asarray(pol_deltas), 2.0
+
+    def smoothness(p, aux):
+        smooth = losses.policy_smoothness(p, actor, batch.obs, aux["dist"], jnp.asarray(pol_deltas))
+        return 2.0 * smooth, smooth
+
+    loss, aux = family.actor_loss(
+        ap, actor, cp, critic, batch.obs, key(), jnp.float32(alpha), "min", smoothness
     )
+    sac, smooth = aux["sac_loss"], aux["extra"]
     a, logp_ref = tanh_gaussian_sample(mean, log_std, key())  # the same draw
     q_pi = np.asarray(critic.apply(cp, batch.obs, a)).min(0)
     sac_ref = np.mean(alpha * np.asarray(logp_ref) - q_pi)

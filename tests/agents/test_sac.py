@@ -30,7 +30,7 @@ SETTINGS = {
 @pytest.mark.parametrize("name", sorted(SETTINGS))
 def test_sac_losses_match_numpy(name):
     s = SETTINGS[name]
-    overrides = dict(hidden_dims=(8,), critic_hidden_dims=(8,), num_critics=2, **s)
+    overrides = dict(actor_hidden_dims=(8,), critic_hidden_dims=(8,), num_critics=2, **s)
     # Two critics and a 2-critic subset without replacement: the subset is the whole ensemble.
     overrides.update(target_reduction="subset_min", subset_size=2, subset_replace=False)
     cfg = agent_config("sac", overrides)
@@ -74,7 +74,9 @@ def test_wsrl_temperature_is_softplus_on_next_state_entropy():
     samples at s). Adam's first step moves λ by −lr·sign(∂L/∂λ)."""
     from jaxrl.ops import temperature_leaf
 
-    overrides = dict(hidden_dims=(8,), critic_hidden_dims=(8,), num_critics=2, **SETTINGS["wsrl"])
+    overrides = dict(
+        actor_hidden_dims=(8,), critic_hidden_dims=(8,), num_critics=2, **SETTINGS["wsrl"]
+    )
     overrides.update(temperature_param="softplus", entropy_from="next_obs", temperature_lr=1e-3)
     cfg = agent_config("sac", overrides)
     agent = make_agent("sac", cfg, SPEC)

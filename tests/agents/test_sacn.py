@@ -103,7 +103,7 @@ def test_edac_diversity_with_linear_critics_matches_hand_gradients():
 
 # --- agents: one compilation across the switch, the key-reuse checker, learning ----------
 
-SMALL = {"hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)}
+SMALL = {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)}
 CONFIGS = {"sacn": {**SMALL, "num_critics": 3}, "edac": {**SMALL, "num_critics": 3}}
 LEARN_BATCH = 64
 

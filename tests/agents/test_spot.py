@@ -122,7 +122,7 @@ def test_current_lambda_matches_numpy():
 # --- the agent --------------------------------------------------------------------------------
 
 CONFIG = {
-    "hidden_dims": (16, 16),
+    "actor_hidden_dims": (16, 16),
     "critic_hidden_dims": (16, 16),
     "vae_hidden_dims": (16, 16),
     "vae_steps": 300,

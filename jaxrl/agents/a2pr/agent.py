@@ -24,16 +24,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxrl.agents import base
 from jaxrl.agents.a2pr import losses
 from jaxrl.agents.a2pr.config import A2PRConfig
-from jaxrl.agents.base import (
-    Agent,
-    AgentState,
-    apply_grads,
-    initial_state,
-    optimizers,
-    set_learning_rate,
-)
+from jaxrl.agents.base import Agent, AgentState
 from jaxrl.agents.families import td3
 from jaxrl.networks import VAE, DeterministicPolicy, QEnsemble, ValueNetwork
 from jaxrl.specs import EnvSpec
@@ -64,20 +58,19 @@ def make_a2pr(config: A2PRConfig, spec: EnvSpec) -> Agent:
     value = ValueNetwork(config.value_hidden_dims, init_mode=config.init)
     latent_dim = config.vae_latent_dim or 2 * spec.action_dim
     vae = VAE(spec.action_dim, latent_dim, config.vae_hidden_dims)
-    txs = optimizers("actor", "critic", "value", "vae")
+    txs = base.optimizers("actor", "critic", "value", "vae")
 
     def init(key: jax.Array, hparams: Any = None) -> AgentState:
         hp = config.hparams() if hparams is None else hparams
-        k_actor, k_critic, k_value, k_vae = jax.random.split(key, 4)
-        obs = jnp.zeros((1, spec.obs_dim))
-        act = jnp.zeros((1, spec.action_dim))
-        params = {
-            "actor": actor.init(k_actor, obs),
-            "critic": critic.init(k_critic, obs, act),
-            "value": value.init(k_value, obs),
-            "vae": vae.init(k_vae, obs, act),
-        }
-        return initial_state(params, txs, hp, ("actor", "critic"))
+        params = base.init_networks(
+            key,
+            spec,
+            actor=(actor, "s"),
+            critic=(critic, "sa"),
+            value=(value, "s"),
+            vae=(vae, "sa"),
+        )
+        return base.initial_state(params, txs, hp, ("actor", "critic"))
 
     act = td3.td3_act(actor)
 
@@ -87,7 +80,7 @@ def make_a2pr(config: A2PRConfig, spec: EnvSpec) -> Agent:
         params, opts = dict(state.params), dict(state.opt_states)
 
         def step(name, grads):
-            params[name], opts[name] = apply_grads(txs[name], params[name], opts[name], grads)
+            params[name], opts[name] = base.apply_grads(txs[name], params[name], opts[name], grads)
 
         # Critics: TD3 target at the smoothed target action ã'.
         c = td3.critic_update(state, txs["critic"], actor, critic, batch, noise_key)
@@ -139,15 +132,12 @@ def make_a2pr(config: A2PRConfig, spec: EnvSpec) -> Agent:
             **vae_aux,
             **{k: a_metrics[k] for k in _ACTOR_METRICS},
         }
-        new_state = state.replace(
-            params=params, target_params=targets, opt_states=opts, step=state.step + 1
-        )
-        return new_state, metrics
+        return state.advanced(params, opts, targets), metrics
 
     def to_online(state: AgentState) -> AgentState:
         opts = dict(state.opt_states)
         vae_lr = opts["vae"].hyperparams["learning_rate"] * state.hparams.online_vae_lr_factor
-        opts["vae"] = set_learning_rate(opts["vae"], vae_lr)
+        opts["vae"] = base.set_learning_rate(opts["vae"], vae_lr)
         # Fresh moments and counts if asked; the (possibly swept) learning rates are kept.
         reset = ("actor", "critic", "value") if config.reset_optimizers else ()
         return td3.start_online(state.replace(opt_states=opts), txs, reset)

@@ -13,17 +13,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxrl.agents import base
 from jaxrl.agents.awac import losses
 from jaxrl.agents.awac.config import AWACConfig
-from jaxrl.agents.base import (
-    Agent,
-    AgentState,
-    apply_grads,
-    identity_switch,
-    init_actor_critic,
-    initial_state,
-    optimizers,
-)
+from jaxrl.agents.base import Agent, AgentState
 from jaxrl.networks import GaussianPolicy, QEnsemble
 from jaxrl.ops import polyak
 from jaxrl.specs import EnvSpec
@@ -35,18 +28,18 @@ def make_awac(config: AWACConfig, spec: EnvSpec) -> Agent:
     critic = QEnsemble(config.num_critics, config.critic_hidden_dims, config.layer_norm)
     actor = GaussianPolicy(
         spec.action_dim,
-        config.hidden_dims,
+        config.actor_hidden_dims,
         std_mode="param",
         tanh_mean=False,
         log_std_min=config.log_std_min,
         log_std_max=config.log_std_max,
     )
-    txs = optimizers("actor", "critic")
+    txs = base.optimizers("actor", "critic")
 
     def init(key: jax.Array, hparams: Any = None) -> AgentState:
         hp = config.hparams() if hparams is None else hparams
-        params = init_actor_critic(key, actor, critic, spec.obs_dim, spec.action_dim)
-        return initial_state(params, txs, hp, ("critic",))
+        params = base.init_networks(key, spec, actor=(actor, "s"), critic=(critic, "sa"))
+        return base.initial_state(params, txs, hp, ("critic",))
 
     def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
         mean, log_std = actor.apply(state.params["actor"], obs)
@@ -67,7 +60,7 @@ def make_awac(config: AWACConfig, spec: EnvSpec) -> Agent:
             critic_key,
             hp.discount,
         )
-        cp, c_opt = apply_grads(
+        cp, c_opt = base.apply_grads(
             txs["critic"], state.params["critic"], state.opt_states["critic"], q_grads
         )
         # As in the reference, the actor's advantage uses the critics after their step.
@@ -81,7 +74,7 @@ def make_awac(config: AWACConfig, spec: EnvSpec) -> Agent:
             hp.awac_lambda,
             config.max_weight,
         )
-        ap, a_opt = apply_grads(
+        ap, a_opt = base.apply_grads(
             txs["actor"], state.params["actor"], state.opt_states["actor"], a_grads
         )
         target = polyak(state.target_params["critic"], cp, hp.tau)
@@ -93,12 +86,9 @@ def make_awac(config: AWACConfig, spec: EnvSpec) -> Agent:
             "adv_mean": jnp.mean(a_aux["adv"]),
             "awr_weight_mean": jnp.mean(a_aux["weights"]),
         }
-        new_state = state.replace(
-            params={"actor": ap, "critic": cp},
-            target_params={"critic": target},
-            opt_states={"actor": a_opt, "critic": c_opt},
-            step=state.step + 1,
+        new_state = state.advanced(
+            {"actor": ap, "critic": cp}, {"actor": a_opt, "critic": c_opt}, {"critic": target}
         )
         return new_state, metrics
 
-    return Agent(init=init, act=act, update=update, to_online=identity_switch)
+    return Agent(init=init, act=act, update=update, to_online=base.identity_switch)

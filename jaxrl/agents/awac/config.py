@@ -16,7 +16,7 @@ class AWACConfig(AgentConfig):
     λ = 0.1 on antmaze and adroit (`configs/finetune/awac/*`).
     """
 
-    hidden_dims: tuple[int, ...] = (256, 256, 256)  # actor MLP (CORL: 3×256)
+    actor_hidden_dims: tuple[int, ...] = (256, 256, 256)  # actor MLP (CORL: 3×256)
     critic_hidden_dims: tuple[int, ...] = (256, 256, 256)  # each critic's MLP
     num_critics: int = 2  # twin Q, min over members
     layer_norm: str = "none"  # LayerNorm placement in the critics

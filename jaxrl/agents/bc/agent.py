@@ -16,15 +16,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.base import (
-    Agent,
-    AgentState,
-    adam,
-    apply_grads,
-    initial_state,
-    mark_switch,
-    set_learning_rate,
-)
+from jaxrl.agents import base
+from jaxrl.agents.base import Agent, AgentState
 from jaxrl.agents.bc import losses
 from jaxrl.agents.bc.config import BCConfig
 from jaxrl.networks import DeterministicPolicy, GaussianPolicy, tanh_gaussian_sample
@@ -52,12 +45,12 @@ def make_bc(config: BCConfig, spec: EnvSpec) -> Agent:
         )
     else:
         actor = GaussianPolicy(spec.action_dim, config.hidden_dims, config.layer_norm, config.init)
-    tx = adam()
+    tx = base.adam()
 
     def init(key: jax.Array, hparams: Any = None) -> AgentState:
         hp = config.hparams() if hparams is None else hparams
         params = {"actor": actor.init(key, jnp.zeros((1, spec.obs_dim)))}
-        return initial_state(params, {"actor": tx}, hp, ())
+        return base.initial_state(params, {"actor": tx}, hp, ())
 
     def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
         if deterministic_policy:
@@ -79,14 +72,14 @@ def make_bc(config: BCConfig, spec: EnvSpec) -> Agent:
     def update(state: AgentState, batch: Transition, key: jax.Array):
         del key  # BC's update is deterministic given the batch
         loss, grads = jax.value_and_grad(loss_fn)(state.params["actor"], batch)
-        params, opt = apply_grads(tx, state.params["actor"], state.opt_states["actor"], grads)
+        params, opt = base.apply_grads(tx, state.params["actor"], state.opt_states["actor"], grads)
         new_state = state.replace(
             params={"actor": params}, opt_states={"actor": opt}, step=state.step + 1
         )
         return new_state, {"actor_loss": loss}
 
     def to_online(state: AgentState) -> AgentState:
-        opt = set_learning_rate(state.opt_states["actor"], state.hparams.online_actor_lr)
-        return mark_switch(state.replace(opt_states={"actor": opt}))
+        opt = base.set_learning_rate(state.opt_states["actor"], state.hparams.online_actor_lr)
+        return base.mark_switch(state.replace(opt_states={"actor": opt}))
 
     return Agent(init=init, act=act, update=update, to_online=to_online)

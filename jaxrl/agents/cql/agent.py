@@ -13,15 +13,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.base import (
-    Agent,
-    AgentState,
-    adam,
-    apply_grads,
-    initial_state,
-    mark_switch,
-    optimizers,
-)
+from jaxrl.agents import base
+from jaxrl.agents.base import Agent, AgentState
 from jaxrl.agents.cql import losses
 from jaxrl.agents.cql.config import CalQLConfig, CQLConfig
 from jaxrl.agents.families import sac as family
@@ -53,9 +46,9 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
             f"temperature_form={config.temperature_form!r}; allowed: 'alpha', 'log_alpha'"
         )
     next_entropy = config.entropy_from == "next_obs"
-    txs = optimizers("actor", "critic", "temperature")
+    txs = base.optimizers("actor", "critic", "temperature")
     if config.lagrange:
-        txs["cql_alpha"] = adam()
+        txs["cql_alpha"] = base.adam()
 
     def init(key: jax.Array, hparams: Any = None) -> AgentState:
         hp = config.hparams() if hparams is None else hparams
@@ -63,7 +56,7 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
         params = family.init_params(key, actor, critic, spec, temperature_leaf(1.0, param))
         if config.lagrange:
             params["cql_alpha"] = jnp.ones((), jnp.float32)  # log α', initialised to 1.0
-        return initial_state(params, txs, hp, ("critic",))
+        return base.initial_state(params, txs, hp, ("critic",))
 
     def update(state: AgentState, batch: Transition, key: jax.Array):
         hp = state.hparams
@@ -78,22 +71,14 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
 
         # Target: max over n next actions of the (subset-)min target critics, or one action.
         target_args = (state.target_params["critic"], critic, params["actor"], actor, batch)
-        if config.max_target_backup:
-            y = losses.max_backup_target(
-                *target_args, k_next, k_target_subset, alpha, hp.discount, config
-            )
-        else:
-            y = family.critic_target(
-                *target_args,
-                k_next,
-                alpha,
-                hp.discount,
-                reduction=config.target_reduction,
-                subset_key=k_target_subset,
-                subset_size=config.subset_size,
-                subset_replace=config.subset_replace,
-                backup_entropy=config.backup_entropy,
-            )
+        y = family.critic_target(
+            *target_args,
+            k_next,
+            alpha,
+            hp.discount,
+            max_over=n if config.max_target_backup else 0,
+            **family.target_options(config, k_target_subset),
+        )
 
         ood_actions, cur_logp, nxt_logp = losses.conservative_actions(
             params["actor"], actor, batch, k_rand, k_cur, k_nxt, n
@@ -152,7 +137,7 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
                 log_cql_alpha, gap, cql_weight, hp.cql_alpha, hp.target_action_gap
             )
         for name, g in grads.items():
-            new_params[name], new_opt[name] = apply_grads(
+            new_params[name], new_opt[name] = base.apply_grads(
                 txs[name], params[name], state.opt_states[name], g
             )
         target = polyak(state.target_params["critic"], new_params["critic"], hp.tau)
@@ -168,19 +153,13 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
             "q_mean": jnp.mean(q),
             "target_mean": jnp.mean(y),
         }
-        new_state = state.replace(
-            params=new_params,
-            target_params={"critic": target},
-            opt_states=new_opt,
-            step=state.step + 1,
-        )
-        return new_state, metrics
+        return state.advanced(new_params, new_opt, {"critic": target}), metrics
 
     def to_online(state: AgentState) -> AgentState:
         hp = state.hparams
         if config.online_cql_alpha is not None:
             hp = hp.replace(cql_alpha=jnp.asarray(config.online_cql_alpha, jnp.float32))
-        return mark_switch(state.replace(hparams=hp))
+        return base.mark_switch(state.replace(hparams=hp))
 
     return Agent(init=init, act=family.make_act(actor), update=update, to_online=to_online)
 

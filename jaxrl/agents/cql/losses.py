@@ -1,8 +1,9 @@
-"""CQL and Cal-QL's own losses, module-level with params first: the max-backup target, the
-conservative penalty with Cal-QL's calibration, and the Lagrange step on α'.
+"""CQL and Cal-QL's own losses, module-level with params first: the conservative penalty with
+Cal-QL's calibration, and the Lagrange step on α'.
 
-The target with one next action, the actor loss (min over the critics) and the temperature
-step are the SAC family's (`jaxrl.agents.families.sac`); the per-critic logsumexp gap is
+The target (one next action, or the max backup over n: `critic_target(max_over=n)`), the
+actor loss (min over the critics) and the temperature step are the SAC family's
+(`jaxrl.agents.families.sac`); the per-critic logsumexp gap is
 `jaxrl.ops.cql_gap`, shared with FamO2O-CQL.
 
 References: Kumar et al., 2020, "Conservative Q-Learning for Offline RL", eq. (4) (CQL(H)) and
@@ -19,48 +20,15 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.agents.cql.config import CQLConfig
-from jaxrl.agents.families.sac import sample_action, soft_td_target
+from jaxrl.agents.families.sac import sample_action
 from jaxrl.networks import GaussianPolicy, QEnsemble
-from jaxrl.ops import cql_gap, ensemble_td_loss, reduce_ensemble, subset_indices
+from jaxrl.ops import cql_gap, ensemble_td_loss, subset_indices
 from jaxrl.types import Transition
 
 
 def repeat(x: jax.Array, n: int) -> jax.Array:
     """[B, d] → [B, n, d]: n copies of each state, for n sampled actions per state."""
     return jnp.repeat(x[:, None], n, axis=1)
-
-
-def max_backup_target(
-    target_params: Any,
-    critic: QEnsemble,
-    actor_params: Any,
-    actor: GaussianPolicy,
-    batch: Transition,
-    key: jax.Array,
-    subset_key: jax.Array,
-    alpha: jax.Array,
-    discount: float | jax.Array,
-    config: CQLConfig,
-) -> jax.Array:
-    """y = r + γ(1−d) max_k [red_j Q̄_j(s', a'_k) (− α log π(a'_k|s'))], a'_k ~ π(·|s'), k ≤ n.
-
-    The max over `config.cql_n_actions` next actions of the (subset-)min target critics; the
-    entropy term, with `config.backup_entropy`, is that of the arg-max action. No gradient.
-
-    References: ALGORITHMS.md §2 ("TD target", `cql_max_target_backup=True`), §1 phase 3.
-    """
-    next_obs = repeat(batch.next_obs, config.cql_n_actions)
-    next_a, next_logp = sample_action(actor_params, actor, next_obs, key)
-    q_next = critic.apply(target_params, next_obs, next_a)
-    q_next = reduce_ensemble(
-        q_next, config.target_reduction, subset_key, config.subset_size, config.subset_replace
-    )
-    best = jnp.argmax(q_next, axis=1)
-    q_next = jnp.take_along_axis(q_next, best[:, None], 1)[:, 0]
-    next_logp = jnp.take_along_axis(next_logp, best[:, None], 1)[:, 0]
-    return soft_td_target(
-        batch.reward, batch.mask, q_next, next_logp, alpha, discount, config.backup_entropy
-    )
 
 
 def calibration_bound(mc_return: jax.Array, calibrate: bool | jax.Array) -> jax.Array:
@@ -132,7 +100,7 @@ def critic_loss(
     with the policy actions' Q bounded below by `bound` (Cal-QL).
 
     Args:
-      target: y from `families.sac.critic_target` or `max_backup_target`, [B].
+      target: y from `families.sac.critic_target` (with `max_over` for the max backup), [B].
       ood_actions, cur_logp, nxt_logp: from `conservative_actions`.
       bound: `calibration_bound`, [B].
       cql_weight: v_j from `conservative_weights`, [C].

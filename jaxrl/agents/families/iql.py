@@ -25,14 +25,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl.agents.base import (
-    Agent,
-    AgentState,
-    apply_grads,
-    identity_switch,
-    initial_state,
-    optimizers,
-)
+from jaxrl.agents import base
+from jaxrl.agents.base import Agent, AgentState
 from jaxrl.networks import DeterministicPolicy, GaussianPolicy, QEnsemble, ValueNetwork
 from jaxrl.networks.distributions import gaussian_log_prob
 from jaxrl.ops import awr_weights, polyak, reduce_ensemble, td_target
@@ -86,21 +80,16 @@ def make_networks(
             tanh_mean=True,
             log_std_min=log_std_min,
         )
-    txs = optimizers("actor", "critic", "value")  # rates: init_opt_states
+    txs = base.optimizers("actor", "critic", "value")  # rates: init_opt_states
     return Networks(actor, critic, value, txs, deterministic_actor)
 
 
 def init_state(nets: Networks, spec: EnvSpec, key: jax.Array, hparams: Any) -> AgentState:
     """Fresh parameters (one subkey per network), target critics equal to the critics."""
-    k_actor, k_critic, k_value = jax.random.split(key, 3)
-    obs = jnp.zeros((1, spec.obs_dim))
-    act = jnp.zeros((1, spec.action_dim))
-    params = {
-        "actor": nets.actor.init(k_actor, obs),
-        "critic": nets.critic.init(k_critic, obs, act),
-        "value": nets.value.init(k_value, obs),
-    }
-    return initial_state(params, nets.txs, hparams, ("critic",))
+    params = base.init_networks(
+        key, spec, actor=(nets.actor, "s"), critic=(nets.critic, "sa"), value=(nets.value, "s")
+    )
+    return base.initial_state(params, nets.txs, hparams, ("critic",))
 
 
 def act(
@@ -252,7 +241,7 @@ def make_update(
         )
         grads = {"value": v_grads}
         if order == "xql":
-            params["value"], opts["value"] = apply_grads(
+            params["value"], opts["value"] = base.apply_grads(
                 txs["value"], params["value"], opts["value"], v_grads
             )
             v = value.apply(params["value"], batch.obs)
@@ -268,7 +257,9 @@ def make_update(
             params["actor"], nets.actor, batch, weights, nets.deterministic_actor
         )
         for name in ("value", "critic", "actor") if order == "iql" else ("critic", "actor"):
-            params[name], opts[name] = apply_grads(txs[name], params[name], opts[name], grads[name])
+            params[name], opts[name] = base.apply_grads(
+                txs[name], params[name], opts[name], grads[name]
+            )
         target = polyak(state.target_params["critic"], params["critic"], hp.tau)
         metrics = {
             "value_loss": v_loss,
@@ -279,9 +270,7 @@ def make_update(
             "adv_mean": jnp.mean(adv),
             "awr_weight_mean": jnp.mean(weights),
         }
-        new_state = state.replace(
-            params=params, target_params={"critic": target}, opt_states=opts, step=state.step + 1
-        )
+        new_state = state.advanced(params, opts, {"critic": target})
         return new_state, metrics
 
     return update
@@ -320,5 +309,5 @@ def make_agent(
         ),
         act=lambda state, obs, key, deterministic: act(nets, state, obs, key, deterministic),
         update=update,
-        to_online=identity_switch,
+        to_online=base.identity_switch,
     )

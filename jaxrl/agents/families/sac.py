@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl.agents.base import AgentState, apply_grads
+from jaxrl.agents.base import AgentState, apply_grads, init_networks
 from jaxrl.networks import GaussianPolicy, QEnsemble, tanh_gaussian_sample
 from jaxrl.ops import ensemble_td_loss, reduce_ensemble, td_target, temperature_loss
 from jaxrl.specs import EnvSpec
@@ -74,14 +74,8 @@ def init_params(
 ) -> dict[str, Any]:
     """{"actor", "critic", "temperature"} for `spec`, from one key split into the actor's and
     the critics' (in that order); `temperature` is the learned leaf, e.g. `temperature_leaf`."""
-    k_actor, k_critic = jax.random.split(key)
-    obs = jnp.zeros((1, spec.obs_dim))
-    act = jnp.zeros((1, spec.action_dim))
-    return {
-        "actor": actor.init(k_actor, obs),
-        "critic": critic.init(k_critic, obs, act),
-        "temperature": temperature,
-    }
+    params = init_networks(key, spec, actor=(actor, "s"), critic=(critic, "sa"))
+    return {**params, "temperature": temperature}
 
 
 def target_entropy(action_dim: int, scale: float = 1.0) -> float:
@@ -134,23 +128,45 @@ def critic_target(
     subset_size: int = 2,
     subset_replace: bool = False,
     backup_entropy: bool = True,
+    max_over: int = 0,
 ) -> jax.Array:
-    """The soft TD target from one fresh a' ~ π(·|s'); no gradient.
+    """The soft TD target from fresh a' ~ π(·|s'); no gradient.
 
     y = r + γ(1−d)(red_i Q̄_i(s', a') [− α log π(a'|s')]), where `red` is `reduction` over the
     target ensemble: "min" over all (SAC-N, EDAC, RO2O, CQL), "subset_min" over a random
     subset drawn with `subset_key` (RLPD without, WSRL with replacement), see
-    `jaxrl.ops.reduce_ensemble`.
+    `jaxrl.ops.reduce_ensemble`. With `max_over` = n > 0, CQL's max backup: n actions
+    a'_k ~ π(·|s') per next state and y from the k with the largest red_i Q̄_i(s', a'_k),
+    whose log π the entropy term uses (`cql_max_target_backup`, ALGORITHMS.md §2).
 
     References: Haarnoja et al., 2018, eq. (3); An et al., 2021 (SAC-N), eq. (2);
-    ALGORITHMS.md §1 phase 3, §3, §6.
+    ALGORITHMS.md §1 phase 3, §2 ("TD target"), §3, §6.
     """
-    next_action, next_log_prob = sample_action(actor_params, actor, batch.next_obs, key)
-    q_next = critic.apply(target_params, batch.next_obs, next_action)
+    next_obs = batch.next_obs
+    if max_over:
+        next_obs = jnp.repeat(next_obs[:, None], max_over, axis=1)  # [B, n, d]
+    next_action, next_log_prob = sample_action(actor_params, actor, next_obs, key)
+    q_next = critic.apply(target_params, next_obs, next_action)
     q_next = reduce_ensemble(q_next, reduction, subset_key, subset_size, subset_replace)
+    if max_over:
+        best = jnp.argmax(q_next, axis=1)[:, None]
+        q_next = jnp.take_along_axis(q_next, best, 1)[:, 0]
+        next_log_prob = jnp.take_along_axis(next_log_prob, best, 1)[:, 0]
     return soft_td_target(
         batch.reward, batch.mask, q_next, next_log_prob, alpha, discount, backup_entropy
     )
+
+
+def target_options(config: Any, subset_key: jax.Array | None) -> dict[str, Any]:
+    """`critic_target`'s keyword options from a config's `target_reduction`, `subset_size`,
+    `subset_replace` and `backup_entropy` fields (SAC/RLPD/WSRL, CQL/Cal-QL)."""
+    return {
+        "reduction": config.target_reduction,
+        "subset_key": subset_key,
+        "subset_size": config.subset_size,
+        "subset_replace": config.subset_replace,
+        "backup_entropy": config.backup_entropy,
+    }
 
 
 def critic_td_loss(
@@ -193,16 +209,21 @@ def actor_loss(
     key: jax.Array,
     alpha: jax.Array,
     reduction: str = "min",
+    extra: Callable[[Any, dict[str, Any]], tuple[jax.Array, Any]] | None = None,
 ) -> tuple[jax.Array, dict[str, Any]]:
-    """The SAC actor loss mean_B[α log π(ã|s) − red_i Q_i(s, ã)], ã ~ π(·|s) reparameterized.
+    """The SAC actor loss mean_B[α log π(ã|s) − red_i Q_i(s, ã)], ã ~ π(·|s) reparameterized,
+    plus an algorithm's own term.
 
     Args:
       reduction: over the critic ensemble, "min" over all (WSRL, CQL, SAC-N, EDAC, RO2O) or
         "mean" (RLPD), see `jaxrl.ops.reduce_ensemble`.
+      extra: `extra(actor_params, aux) -> (term, term_aux)`, a term added to the loss (RO2O's
+        weighted policy smoothness, which reads aux["dist"]); None adds nothing.
 
     Returns:
-      (loss, aux) with aux "log_prob" [B], "q" (every critic, [C, B]) and "dist" (μ(s),
-      log σ(s)), for the metrics and for terms added on top (RO2O's policy smoothness).
+      (loss, aux) with aux "log_prob" [B], "q" (every critic, [C, B]), "dist" (μ(s),
+      log σ(s)) and, with `extra`, "sac_loss" (the loss without the term) and "extra"
+      (`term_aux`).
 
     References: Haarnoja et al., 2018, eq. (7); ALGORITHMS.md §1 phase 3 ("Actor loss"), §2
     ("Policy"), §3, §6.
@@ -211,7 +232,12 @@ def actor_loss(
     action, log_prob = tanh_gaussian_sample(mean, log_std, key)
     q = critic.apply(critic_params, obs, action)
     loss = actor_objective(log_prob, reduce_ensemble(q, reduction), alpha)
-    return loss, {"log_prob": log_prob, "q": q, "dist": (mean, log_std)}
+    aux = {"log_prob": log_prob, "q": q, "dist": (mean, log_std)}
+    if extra is None:
+        return loss, aux
+    term, aux["extra"] = extra(actor_params, aux)
+    aux["sac_loss"] = loss
+    return loss + term, aux
 
 
 def grad_step(

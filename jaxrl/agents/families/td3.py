@@ -5,7 +5,8 @@ values [C, B]); `actor` and `critic` are the Linen modules (a `DeterministicPoli
 `QEnsemble`). What is here:
 
 - networks and acting: `td3_networks`, `td3_act` (the deterministic actor with Gaussian
-  exploration noise);
+  exploration noise), `td3_parts` (networks, optimizers, `init` and `act` of an actor-critic
+  TD3 agent);
 - the critic: `smoothed_target_action` (target policy smoothing), `clipped_double_q_target`,
   `td3_target` (the two together, with an optional next-value penalty), `critic_loss`,
   `critic_step`, and `critic_update` (target and step on an agent state);
@@ -13,6 +14,8 @@ values [C, B]); `actor` and `critic` are the Linen modules (a `DeterministicPoli
   `regularized_actor_loss` (TD3+BC's λ-normalized Q plus a weighted regularizer),
   `policy_update_due`, `delayed_actor_step` (the delayed actor step with its Polyak target
   updates) and `actor_update` (the same on an agent state);
+- the state: `stepped_state` (an agent state after a critic and an actor update) and
+  `critic_metrics` (what every TD3-family agent reports of its critic step);
 - the switch: `online_decay` (the linear online decay of a regularization weight),
   `steps_since_switch`, `online_weight` (the decay at a state's step) and `start_online` (the
   `to_online` that starts it).
@@ -43,9 +46,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl.agents.base import AgentState, apply_grads, is_online, mark_switch, set_learning_rate
+from jaxrl.agents import base
+from jaxrl.agents.base import AgentState
 from jaxrl.networks import DeterministicPolicy, QEnsemble
-from jaxrl.ops import ensemble_td_loss, polyak, td_target
+from jaxrl.ops import cond_with_keys, ensemble_td_loss, polyak, td_target
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
 
@@ -90,6 +94,33 @@ def td3_act(actor: nn.Module, clip_noise: bool = False):
         return jnp.clip(a + noise, -1.0, 1.0)
 
     return act
+
+
+class Parts(NamedTuple):
+    """What `td3_parts` builds: the networks, their optimizers, `init` and `act`."""
+
+    actor: DeterministicPolicy
+    critic: QEnsemble
+    txs: dict[str, optax.GradientTransformation]
+    init: Callable[..., AgentState]
+    act: Callable[..., jax.Array]
+
+
+def td3_parts(config, spec: EnvSpec) -> Parts:
+    """The actor-critic pieces of TD3+BC, ReBRAC and PRDC: `td3_networks`, Adam optimizers
+    "actor" and "critic" (rates from the hyperparameters `actor_lr`, `critic_lr`), an `init`
+    whose targets copy both networks, and `td3_act`. Refuses `policy_delay` < 1."""
+    if config.policy_delay < 1:
+        raise ValueError(f"policy_delay={config.policy_delay} must be >= 1 (1: no delay)")
+    actor, critic = td3_networks(config, spec)
+    txs = base.optimizers("actor", "critic")
+
+    def init(key: jax.Array, hparams: Any = None) -> AgentState:
+        hp = config.hparams() if hparams is None else hparams
+        params = base.init_networks(key, spec, actor=(actor, "s"), critic=(critic, "sa"))
+        return base.initial_state(params, txs, hp, tuple(params))
+
+    return Parts(actor, critic, txs, init, td3_act(actor))
 
 
 # --- the critic -------------------------------------------------------------------------------
@@ -224,7 +255,7 @@ def critic_step(
     (loss, q), grads = jax.value_and_grad(critic_loss, has_aux=True)(
         critic_params, critic, batch, target
     )
-    critic_params, critic_opt_state = apply_grads(tx, critic_params, critic_opt_state, grads)
+    critic_params, critic_opt_state = base.apply_grads(tx, critic_params, critic_opt_state, grads)
     return critic_params, critic_opt_state, loss, q
 
 
@@ -371,8 +402,8 @@ def delayed_actor_step(
       target_params: {"actor": θ̄_π, "critic": θ̄_Q}.
       critic_params: θ_Q after this step's critic update.
       tau: τ.
-      operand: passed to `loss_fn` through the cond (e.g. raw key data, which the key-reuse
-        checker does not track; SPOT).
+      operand: passed to `loss_fn` through the cond; typed keys in it cross as raw data
+        (`jaxrl.ops.cond_with_keys`), so SPOT's ELBO key passes the key-reuse checker.
       report_skipped: on skipped steps, still evaluate `loss_fn` to report its loss and aux
         (TD3+BC, ReBRAC, PRDC, A2PR); False reports zeros (SPOT).
 
@@ -384,7 +415,7 @@ def delayed_actor_step(
 
     def step(operand):
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(actor_params, operand)
-        new_actor, new_opt = apply_grads(tx, actor_params, actor_opt_state, grads)
+        new_actor, new_opt = base.apply_grads(tx, actor_params, actor_opt_state, grads)
         targets = {
             "actor": polyak(target_params["actor"], new_actor, tau),
             "critic": polyak(target_params["critic"], critic_params, tau),
@@ -401,7 +432,7 @@ def delayed_actor_step(
             metrics = {"actor_loss": loss, **aux}
         return actor_params, actor_opt_state, target_params, metrics
 
-    return jax.lax.cond(due, step, skip, operand)
+    return cond_with_keys(due, step, skip, operand)
 
 
 def actor_update(
@@ -429,6 +460,25 @@ def actor_update(
         operand,
         report_skipped,
     )
+
+
+# --- the state --------------------------------------------------------------------------------
+
+
+def stepped_state(state: AgentState, c: CriticUpdate, actor: tuple) -> AgentState:
+    """`state` after a critic update `c` and an `actor_update` result `actor` (params, opt
+    state, targets, metrics), with `step` + 1; the other networks keep theirs."""
+    actor_params, actor_opt, targets, _ = actor
+    return state.advanced(
+        {**state.params, "actor": actor_params, "critic": c.params},
+        {**state.opt_states, "actor": actor_opt, "critic": c.opt_state},
+        targets,
+    )
+
+
+def critic_metrics(c: CriticUpdate) -> dict[str, jax.Array]:
+    """critic_loss, q_mean and target_mean of a critic update (before its step)."""
+    return {"critic_loss": c.loss, "q_mean": jnp.mean(c.q), "target_mean": jnp.mean(c.target)}
 
 
 # --- the switch -------------------------------------------------------------------------------
@@ -487,7 +537,7 @@ def online_weight(
     value · max(floor, 1 − (step − online_start) / horizon) (ReBRAC's β_actor, PRDC's
     constraint weight, A2PR's mask)."""
     t = steps_since_switch(state.step, state.switch_step.astype(jnp.float32))
-    return online_decay(value, t, horizon, floor, is_online(state) > 0)
+    return online_decay(value, t, horizon, floor, base.is_online(state) > 0)
 
 
 def start_online(
@@ -506,5 +556,5 @@ def start_online(
     opts = dict(state.opt_states)
     for name in reset:
         lr = opts[name].hyperparams["learning_rate"]
-        opts[name] = set_learning_rate(txs[name].init(state.params[name]), lr)
-    return mark_switch(state.replace(opt_states=opts))
+        opts[name] = base.set_learning_rate(txs[name].init(state.params[name]), lr)
+    return base.mark_switch(state.replace(opt_states=opts))

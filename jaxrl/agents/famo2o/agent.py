@@ -17,15 +17,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.base import (
-    Agent,
-    AgentState,
-    apply_grads,
-    initial_state,
-    is_online,
-    mark_switch,
-    optimizers,
-)
+from jaxrl.agents import base
+from jaxrl.agents.base import Agent, AgentState
 from jaxrl.agents.families import iql as family
 from jaxrl.agents.famo2o import losses
 from jaxrl.agents.famo2o.config import FamO2OConfig
@@ -60,22 +53,21 @@ def make_famo2o(config: FamO2OConfig, spec: EnvSpec) -> Agent:
         log_std_min=config.balance_log_std_min,
         log_std_max=config.balance_log_std_max,
     )
-    txs = optimizers("actor", "balance", "temperature", "critic", "value")
+    txs = base.optimizers("actor", "balance", "temperature", "critic", "value")
     emb = (config.embedding_dim, config.embedding_base)
 
     def init(key: jax.Array, hparams: Any = None) -> AgentState:
         hp = config.hparams() if hparams is None else hparams
-        k_actor, k_balance, k_critic, k_value = jax.random.split(key, 4)
-        obs = jnp.zeros((1, spec.obs_dim))
-        act = jnp.zeros((1, spec.action_dim))
-        params = {
-            "actor": actor.init(k_actor, jnp.zeros((1, spec.obs_dim + config.embedding_dim))),
-            "balance": balance.init(k_balance, obs),
-            "temperature": jnp.log(hp.init_temperature),
-            "critic": critic.init(k_critic, obs, act),
-            "value": value.init(k_value, obs),
-        }
-        return initial_state(params, txs, hp, ("critic",))
+        params = base.init_networks(
+            key,
+            spec,
+            actor=(actor, (spec.obs_dim + config.embedding_dim,)),
+            balance=(balance, "s"),
+            critic=(critic, "sa"),
+            value=(value, "s"),
+        )
+        params["temperature"] = jnp.log(hp.init_temperature)
+        return base.initial_state(params, txs, hp, ("critic",))
 
     def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
         hp = state.hparams
@@ -95,7 +87,7 @@ def make_famo2o(config: FamO2OConfig, spec: EnvSpec) -> Agent:
         q_target = reduce_ensemble(critic.apply(target_critic, batch.obs, batch.action), "min")
 
         def step(name, grads):
-            params[name], opts[name] = apply_grads(txs[name], params[name], opts[name], grads)
+            params[name], opts[name] = base.apply_grads(txs[name], params[name], opts[name], grads)
 
         # Order of the reference: V, balance model, α_b, universal actor, Q, target.
         (v_loss, _), grads = jax.value_and_grad(family.value_loss, has_aux=True)(
@@ -114,7 +106,7 @@ def make_famo2o(config: FamO2OConfig, spec: EnvSpec) -> Agent:
             balance,
             batch.obs,
             beta_key,
-            is_online(state),
+            base.is_online(state),
             hp.beta_min,
             hp.beta_max,
         )
@@ -125,8 +117,7 @@ def make_famo2o(config: FamO2OConfig, spec: EnvSpec) -> Agent:
             balance,
             params["actor"],
             actor,
-            target_critic,
-            critic,
+            losses.frozen_min_q(target_critic, critic),
             batch.obs,
             balance_key,
             log_alpha,
@@ -182,16 +173,10 @@ def make_famo2o(config: FamO2OConfig, spec: EnvSpec) -> Agent:
             "adv_mean": jnp.mean(adv),
             "awr_weight_mean": jnp.mean(a_aux["weights"]),
         }
-        new_state = state.replace(
-            params=params,
-            target_params={"critic": target},
-            opt_states=opts,
-            step=state.step + 1,
-        )
-        return new_state, metrics
+        return state.advanced(params, opts, {"critic": target}), metrics
 
     def to_online(state: AgentState) -> AgentState:
         # Only `switch_step` changes; offline data stays in the buffer (retention "append").
-        return mark_switch(state)
+        return base.mark_switch(state)
 
     return Agent(init=init, act=act, update=update, to_online=to_online)

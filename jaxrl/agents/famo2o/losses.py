@@ -9,6 +9,9 @@ tanh-Gaussian whose sample β̃ ∈ (−1, 1) is mapped affinely onto [β_min, �
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
@@ -98,13 +101,20 @@ def actor_loss(
     return -jnp.mean(weights * log_prob), {"weights": weights, "log_prob": log_prob}
 
 
+def frozen_min_q(
+    critic_params: Any, critic: QEnsemble
+) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """(s, a) ↦ min_j Q_j(s, a) [B] with the critics' parameters gradient-stopped."""
+    frozen = jax.lax.stop_gradient(critic_params)
+    return lambda obs, action: reduce_ensemble(critic.apply(frozen, obs, action), "min")
+
+
 def balance_loss(
     balance_params,
     balance: GaussianPolicy,
     actor_params,
     actor: GaussianPolicy,
-    critic_params,
-    critic: QEnsemble,
+    q_fn: Callable[[jax.Array, jax.Array], jax.Array],
     obs: jax.Array,
     key: jax.Array,
     log_alpha: jax.Array,
@@ -124,7 +134,8 @@ def balance_loss(
       balance_params: π_b's parameters (the only ones differentiated).
       balance: π_b, a `GaussianPolicy` with one output.
       actor_params, actor: the universal actor π_u.
-      critic_params, critic: the target critics Q̄ (the reference uses the target network).
+      q_fn: `q_fn(s, a) -> [B]`, min_j Q̄_j(s, a) of the frozen target critics (the reference
+        uses the target network): `frozen_min_q`.
       obs: [B, |S|].
       key: for β̃ and ã.
       log_alpha: log α_b.
@@ -145,7 +156,7 @@ def balance_loss(
     mean_u, log_std_u = actor.apply(jax.lax.stop_gradient(actor_params), x)
     noise = jax.random.normal(action_key, mean_u.shape, mean_u.dtype)
     action = mean_u + jnp.exp(log_std_u) * noise
-    q = reduce_ensemble(critic.apply(jax.lax.stop_gradient(critic_params), obs, action), "min")
+    q = q_fn(obs, action)
     alpha = jax.lax.stop_gradient(jnp.exp(log_alpha))
     loss = jnp.mean(alpha * log_prob - q)
     return loss, {"log_prob": log_prob, "beta": beta, "q": q}

@@ -16,15 +16,14 @@ Reinforcement Learning" (ICML); `LAMDA-RL/PRDC:prdc.py` (ALGORITHMS.md §8).
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.base import Agent, AgentState, init_actor_critic, initial_state, optimizers
+from jaxrl.agents.base import Agent, AgentState
 from jaxrl.agents.families import td3
 from jaxrl.agents.prdc import losses
 from jaxrl.agents.prdc.config import PRDCConfig
+from jaxrl.agents.td3bc import losses as td3bc_losses
 from jaxrl.ops.neighbors import default_block_size
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
@@ -47,8 +46,6 @@ def make_prdc(config: PRDCConfig, spec: EnvSpec) -> Agent:
     The returned agent's own `update` refuses to run: PRDC needs the dataset. Use
     `agent.bind_dataset(dataset).update`, as the training layer does in every chunk.
     """
-    if config.policy_delay < 1:
-        raise ValueError(f"policy_delay={config.policy_delay} must be >= 1 (1: no delay)")
     if config.k != 1:
         raise ValueError(
             f"k={config.k}: only k = 1 (the nearest neighbour) is implemented; the reference's "
@@ -57,15 +54,7 @@ def make_prdc(config: PRDCConfig, spec: EnvSpec) -> Agent:
     if config.nn_block_size < 0:
         raise ValueError(f"nn_block_size={config.nn_block_size} must be >= 0 (0: by backend)")
     block_size = config.nn_block_size or default_block_size()
-    actor, critic = td3.td3_networks(config, spec)
-    txs = optimizers("actor", "critic")
-
-    def init(key: jax.Array, hparams: Any = None) -> AgentState:
-        hp = config.hparams() if hparams is None else hparams
-        params = init_actor_critic(key, actor, critic, spec.obs_dim, spec.action_dim)
-        return initial_state(params, txs, hp, tuple(params))
-
-    act = td3.td3_act(actor)
+    actor, critic, txs, init, act = td3.td3_parts(config, spec)
 
     def make_update(data_obs: jax.Array, data_action: jax.Array):
         def update(state: AgentState, batch: Transition, key: jax.Array):
@@ -84,29 +73,22 @@ def make_prdc(config: PRDCConfig, spec: EnvSpec) -> Agent:
                 block_size,
             )
 
-            def actor_loss(actor_params, _):
-                return losses.actor_loss(
-                    actor_params, c.params, actor, critic, batch, nn_action, hp.alpha, coef
-                )
+            constrained = losses.constrained_batch(batch, nn_action)
 
-            actor_params, actor_opt, targets, a_metrics = td3.actor_update(
-                state, actor_loss, txs["actor"], c.params, config.policy_delay
-            )
+            def actor_loss(actor_params, _):
+                loss, aux = td3bc_losses.actor_loss(
+                    actor_params, c.params, actor, critic, constrained, hp.alpha, coef
+                )
+                return loss, {"constraint_mse": aux["bc_mse"], "actor_q": aux["actor_q"]}
+
+            a = td3.actor_update(state, actor_loss, txs["actor"], c.params, config.policy_delay)
             metrics = {
-                "critic_loss": c.loss,
-                "q_mean": jnp.mean(c.q),
-                "target_mean": jnp.mean(c.target),
+                **td3.critic_metrics(c),
                 "constraint_coef": coef,
                 "nn_sq_dist": jnp.mean(nn_sq),
-                **a_metrics,
+                **a[3],
             }
-            new_state = state.replace(
-                params={"actor": actor_params, "critic": c.params},
-                target_params=targets,
-                opt_states={"actor": actor_opt, "critic": c.opt_state},
-                step=state.step + 1,
-            )
-            return new_state, metrics
+            return td3.stepped_state(state, c, a), metrics
 
         return update
 

@@ -7,18 +7,13 @@ family's (`jaxrl.agents.families.td3`).
 
 from __future__ import annotations
 
-from typing import Any
-
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.families import td3
-from jaxrl.ops import bc_penalty
 from jaxrl.ops.neighbors import nearest_neighbor
 from jaxrl.types import Transition
 
-__all__ = ["actor_loss", "dataset_constraint_action", "neighbor_weights"]
+__all__ = ["constrained_batch", "dataset_constraint_action", "neighbor_weights"]
 
 
 def neighbor_weights(obs_dim: int, action_dim: int, beta: jax.Array) -> jax.Array:
@@ -57,34 +52,9 @@ def dataset_constraint_action(
     return jax.lax.stop_gradient(data_action[idx]), sq
 
 
-def actor_loss(
-    actor_params: Any,
-    critic_params: Any,
-    actor: nn.Module,
-    critic: nn.Module,
-    batch: Transition,
-    nn_action: jax.Array,
-    alpha: jax.Array,
-    constraint_coef: jax.Array,
-) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """−λ · mean Q_1(s, π(s)) + c · MSE(π(s), a_nn), λ = α / sg(mean|Q_1(s, π(s))|).
-
-    PRDC's actor loss as `LAMDA-RL/PRDC:prdc.py` computes it (Ran et al., 2023; TD3+BC's λ);
-    c = 1 offline and decays online (docs/algorithms/prdc.md). The MSE is a mean over the batch
-    and the action dimensions (`F.mse_loss`).
-
-    Args:
-      actor_params: differentiated.
-      critic_params: the critics after this step's critic update (as the reference).
-      nn_action: a_nn [B, |A|] from `dataset_constraint_action`, a constant here.
-      alpha: α (halfcheetah 40, hopper and walker2d 2.5, antmaze 7.5).
-      constraint_coef: c.
-
-    Returns:
-      (loss, {"constraint_mse": MSE(π(s), a_nn), "actor_q": mean Q_1(s, π(s))}).
-    """
-    pi = actor.apply(actor_params, batch.obs)
-    q = critic.apply(critic_params, batch.obs, pi)[0]
-    mse = bc_penalty(pi, jax.lax.stop_gradient(nn_action), "mean")
-    loss = td3.regularized_actor_loss(q, mse, alpha, constraint_coef)
-    return loss, {"constraint_mse": jnp.mean(mse), "actor_q": jnp.mean(q)}
+def constrained_batch(batch: Transition, nn_action: jax.Array) -> Transition:
+    """The batch whose actions are a_nn (gradient stopped): TD3+BC's actor loss on it,
+    `jaxrl.agents.td3bc.losses.actor_loss` with Q_1, the mean MSE and λ = α / sg(mean|Q_1|),
+    is PRDC's −λ · mean Q_1(s, π(s)) + c · MSE(π(s), a_nn) (`LAMDA-RL/PRDC:prdc.py`; c = 1
+    offline, decaying online: docs/algorithms/prdc.md)."""
+    return batch.replace(action=jax.lax.stop_gradient(nn_action))

@@ -33,7 +33,7 @@ def make_ro2o(config: RO2OConfig, spec: EnvSpec) -> Agent:
     critic = QEnsemble(config.num_critics, config.critic_hidden_dims)
     actor = GaussianPolicy(
         spec.action_dim,
-        config.hidden_dims,
+        config.actor_hidden_dims,
         log_std_min=config.log_std_min,
         log_std_max=config.log_std_max,
     )
@@ -73,20 +73,26 @@ def make_ro2o(config: RO2OConfig, spec: EnvSpec) -> Agent:
 
         # 2. Actor: SAC-N objective + worst-case symmetric KL between π(s) and π(s + δ).
         pol_deltas = linf_perturbations(k_policy_deltas, n, spec.obs_dim, config.perturb_eps_policy)
-        actor_params, a_opt, a_loss, (sac_loss, pol_smooth, logp) = family.grad_step(
+
+        def smoothness(actor_params, aux):
+            smooth = losses.policy_smoothness(actor_params, actor, obs, aux["dist"], pol_deltas)
+            return hp.policy_smooth_coef * smooth, smooth
+
+        actor_params, a_opt, a_loss, a_aux = family.grad_step(
             txs["actor"],
             params["actor"],
             state.opt_states["actor"],
-            losses.actor_loss,
+            family.actor_loss,
             actor,
             params["critic"],
             critic,
             obs,
             k_actor,
             alpha,
-            pol_deltas,
-            hp.policy_smooth_coef,
+            "min",
+            smoothness,
         )
+        sac_loss, pol_smooth, logp = a_aux["sac_loss"], a_aux["extra"], a_aux["log_prob"]
 
         # 3. Critics, with the updated actor for next actions and OOD actions.
         y = family.critic_target(
@@ -138,11 +144,10 @@ def make_ro2o(config: RO2OConfig, spec: EnvSpec) -> Agent:
             "q_mean": jnp.mean(q),
             "q_std": jnp.mean(jnp.std(q, axis=0)),
         }
-        new_state = state.replace(
-            params={"actor": actor_params, "critic": critic_params, "temperature": log_alpha},
-            target_params={"critic": target},
-            opt_states={"actor": a_opt, "critic": q_opt, "temperature": t_opt},
-            step=state.step + 1,
+        new_state = state.advanced(
+            {"actor": actor_params, "critic": critic_params, "temperature": log_alpha},
+            {"actor": a_opt, "critic": q_opt, "temperature": t_opt},
+            {"critic": target},
         )
         return new_state, metrics
 

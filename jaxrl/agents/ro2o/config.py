@@ -18,7 +18,7 @@ class RO2OConfig(AgentConfig):
     (`normalize_obs` in the training config).
     """
 
-    hidden_dims: tuple[int, ...] = (256, 256, 256)  # actor MLP
+    actor_hidden_dims: tuple[int, ...] = (256, 256, 256)  # actor MLP
     critic_hidden_dims: tuple[int, ...] = (256, 256, 256)  # each critic's MLP
     num_critics: int = 10  # ensemble size N
     num_perturbations: int = 20  # n uniform perturbations per smoothness term

@@ -18,7 +18,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.families.sac import actor_loss as sac_actor_loss
 from jaxrl.networks import GaussianPolicy, QEnsemble
 from jaxrl.ops import (
     asymmetric_squared,
@@ -58,29 +57,6 @@ def policy_smoothness(
     mean_p, log_std_p = actor.apply(actor_params, perturbed(obs, deltas))
     kl = gaussian_symmetric_kl(mean[None], log_std[None], mean_p, log_std_p)  # [n, B]
     return jnp.mean(jnp.max(kl, axis=0))
-
-
-def actor_loss(
-    actor_params: Any,
-    actor: GaussianPolicy,
-    critic_params: Any,
-    critic: QEnsemble,
-    obs: jax.Array,
-    key: jax.Array,
-    alpha: jax.Array,
-    deltas: jax.Array,
-    policy_smooth_coef: float | jax.Array,
-) -> tuple[jax.Array, tuple[jax.Array, jax.Array, jax.Array]]:
-    """L_π = mean_B[α log π(ã|s) − min_i Q_i(s, ã)] + β_policy · L_pol-smooth.
-
-    Returns:
-      (loss, (sac_loss, smoothness, log_prob)).
-
-    References: Wen et al., 2024, eq. (7); ALGORITHMS.md §6 ("Actor loss").
-    """
-    sac, aux = sac_actor_loss(actor_params, actor, critic_params, critic, obs, key, alpha)
-    smooth = policy_smoothness(actor_params, actor, obs, aux["dist"], deltas)
-    return sac + policy_smooth_coef * smooth, (sac, smooth, aux["log_prob"])
 
 
 def q_smoothness(q: jax.Array, q_pert: jax.Array, positive_weight: float) -> jax.Array:

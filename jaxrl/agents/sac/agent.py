@@ -28,7 +28,7 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
     check_temperature_options(config.temperature_param, config.entropy_from)
     param = config.temperature_param
     critic = QEnsemble(config.num_critics, config.critic_hidden_dims, config.critic_layer_norm)
-    actor = GaussianPolicy(spec.action_dim, config.hidden_dims, config.actor_layer_norm)
+    actor = GaussianPolicy(spec.action_dim, config.actor_hidden_dims, config.actor_layer_norm)
     target_entropy = family.target_entropy(spec.action_dim, config.target_entropy_scale)
     txs = optimizers("actor", "critic", "temperature")
 
@@ -51,11 +51,7 @@ def make_sac(config: SACConfig, spec: EnvSpec) -> Agent:
             next_key,
             alpha,
             hp.discount,
-            reduction=config.target_reduction,
-            subset_key=subset_key,
-            subset_size=config.subset_size,
-            subset_replace=config.subset_replace,
-            backup_entropy=config.backup_entropy,
+            **family.target_options(config, subset_key),
         )
         cp, opt, loss, q = family.grad_step(
             txs["critic"],

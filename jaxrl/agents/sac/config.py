@@ -19,7 +19,7 @@ class SACConfig(AgentConfig):
     batch 1024, temperature_param="softplus", entropy_from="next_obs".
     """
 
-    hidden_dims: tuple[int, ...] = (256, 256)  # actor MLP
+    actor_hidden_dims: tuple[int, ...] = (256, 256)  # actor MLP
     critic_hidden_dims: tuple[int, ...] = (256, 256)  # each critic's MLP
     num_critics: int = 2  # ensemble size
     critic_layer_norm: str = "none"  # "none" | "before_act" | "after_act"

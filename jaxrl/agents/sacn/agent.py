@@ -37,7 +37,7 @@ def make_sacn(config: SACNConfig, spec: EnvSpec) -> Agent:
     critic = QEnsemble(config.num_critics, config.critic_hidden_dims, config.layer_norm)
     actor = GaussianPolicy(
         spec.action_dim,
-        config.hidden_dims,
+        config.actor_hidden_dims,
         log_std_min=config.log_std_min,
         log_std_max=config.log_std_max,
     )
@@ -116,13 +116,7 @@ def make_sacn(config: SACNConfig, spec: EnvSpec) -> Agent:
             "q_mean": jnp.mean(q_aux["q"]),
             "target_mean": jnp.mean(y),
         }
-        new_state = state.replace(
-            params=params,
-            target_params={"critic": target},
-            opt_states=opts,
-            step=state.step + 1,
-        )
-        return new_state, metrics
+        return state.advanced(params, opts, {"critic": target}), metrics
 
     return Agent(init=init, act=family.make_act(actor), update=update, to_online=identity_switch)
 

@@ -16,7 +16,7 @@ class SACNConfig(AgentConfig):
     Fields marked `dynamic` are leaves of the agent state (sweepable); the others are static.
     """
 
-    hidden_dims: tuple[int, ...] = (256, 256, 256)  # actor MLP (CORL: 3×256)
+    actor_hidden_dims: tuple[int, ...] = (256, 256, 256)  # actor MLP (CORL: 3×256)
     critic_hidden_dims: tuple[int, ...] = (256, 256, 256)  # each critic's MLP
     num_critics: int = 10  # N (CORL halfcheetah)
     layer_norm: str = "none"  # LayerNorm placement in the critics

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from jaxrl.agents.base import AgentConfig, dynamic
+from jaxrl.agents.base import dynamic
+from jaxrl.agents.families.configs import TD3FamilyConfig
 
 
 @dataclasses.dataclass(frozen=True)
-class SPOTConfig(AgentConfig):
+class SPOTConfig(TD3FamilyConfig):
     """Supported Policy Optimization: TD3 with a VAE behaviour-density penalty.
 
     The first `vae_steps` gradient steps of the offline phase train only the VAE; the TD3
@@ -16,17 +17,15 @@ class SPOTConfig(AgentConfig):
     references: thuml/SPOT locomotion 0.05–1.0 (halfcheetah-medium 0.05), CORL antmaze
     0.025–0.25 with λ_end 0.2 and online γ 0.995, pen-cloned 1.0 with λ_end 0.5.
     Fields marked `dynamic` are leaves of the agent state (sweepable); the others are static.
+    The TD3 family's fields (widths, critics, delay, noise, γ, τ, rates) are inherited from
+    `jaxrl.agents.families.configs.TD3FamilyConfig`; only the defaults that differ are here.
     """
 
-    hidden_dims: tuple[int, ...] = (256, 256)  # deterministic tanh actor MLP
-    critic_hidden_dims: tuple[int, ...] = (256, 256)  # each TD3 critic's MLP
-    num_critics: int = 2  # TD3 twin critics (the actor uses the first)
     actor_output_scale: float = 1e-2  # small init of the actor's output layer
     critic_output_scale: float = 1e-2  # small init of the critics' output layer
     vae_hidden_dims: tuple[int, ...] = (750, 750)  # encoder and decoder MLPs
     vae_latent_dim: int = 0  # size of z; 0 means 2·|A|
     vae_steps: int = 100_000  # leading offline steps that train only the VAE
-    policy_delay: int = 2  # actor and target updates every k steps
     num_samples: int = 1  # latent samples in the density estimate
     iwae: bool = False  # importance-weighted estimate instead of the ELBO
     reset_optimizers: bool = True  # fresh actor and critic Adam states at the switch
@@ -35,12 +34,6 @@ class SPOTConfig(AgentConfig):
     lambd_cool: bool = True  # online, λ_t = λ·max(λ_end, 1 − t/cool_steps)
     lambd_end: float = dynamic(0.2)  # smallest λ factor when cooling
     cool_steps: int = dynamic(1_000_000)  # online gradient steps over which λ would cool to 0
-    discount: float = dynamic(0.99)  # γ offline
     online_discount: float = dynamic(0.99)  # γ after the switch (CORL antmaze: 0.995)
-    tau: float = dynamic(0.005)  # Polyak rate of the target actor and critics
-    policy_noise: float = dynamic(0.2)  # σ of the target policy smoothing noise
-    noise_clip: float = dynamic(0.5)  # clip of the target smoothing and the exploration noise
-    exploration_noise: float = dynamic(0.1)  # σ of the Gaussian exploration noise online
     actor_lr: float = dynamic(1e-4)  # Adam learning rate of the actor
-    critic_lr: float = dynamic(3e-4)  # Adam learning rate of the critics
     vae_lr: float = dynamic(1e-3)  # Adam learning rate of the VAE

@@ -10,19 +10,11 @@ References: Fujimoto & Gu, 2021, "A Minimalist Approach to Offline Reinforcement
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.base import (
-    Agent,
-    AgentState,
-    init_actor_critic,
-    initial_state,
-    is_online,
-    optimizers,
-)
+from jaxrl.agents.base import Agent, AgentState, is_online
 from jaxrl.agents.families import td3
 from jaxrl.agents.td3bc import losses
 from jaxrl.agents.td3bc.config import TD3BCConfig
@@ -61,17 +53,7 @@ def make_td3_family(
         raise ValueError(f"bc_reduction={config.bc_reduction!r}; allowed: {BC_REDUCTIONS}")
     if config.actor_q not in td3.ACTOR_Q_MODES:
         raise ValueError(f"actor_q={config.actor_q!r}; allowed: {td3.ACTOR_Q_MODES}")
-    if config.policy_delay < 1:
-        raise ValueError(f"policy_delay={config.policy_delay} must be >= 1 (1: no delay)")
-    actor, critic = td3.td3_networks(config, spec)
-    txs = optimizers("actor", "critic")
-
-    def init(key: jax.Array, hparams: Any = None) -> AgentState:
-        hp = config.hparams() if hparams is None else hparams
-        params = init_actor_critic(key, actor, critic, spec.obs_dim, spec.action_dim)
-        return initial_state(params, txs, hp, tuple(params))
-
-    act = td3.td3_act(actor)
+    actor, critic, txs, init, act = td3.td3_parts(config, spec)
 
     def update(state: AgentState, batch: Transition, key: jax.Array):
         hp = state.hparams
@@ -94,26 +76,12 @@ def make_td3_family(
                 config.normalize_q,
             )
 
-        actor_params, actor_opt, targets, a_metrics = td3.actor_update(
-            state, actor_loss, txs["actor"], c.params, config.policy_delay
-        )
-        metrics = {
-            "critic_loss": c.loss,
-            "q_mean": jnp.mean(c.q),
-            "target_mean": jnp.mean(c.target),
-            "actor_bc_coef": actor_bc,
-            **a_metrics,
-        }
+        a = td3.actor_update(state, actor_loss, txs["actor"], c.params, config.policy_delay)
+        metrics = {**td3.critic_metrics(c), "actor_bc_coef": actor_bc, **a[3]}
         if c.penalty is not None:
             metrics["critic_bc_coef"] = critic_bc
             metrics["critic_bc_penalty"] = jnp.mean(c.penalty)
-        new_state = state.replace(
-            params={"actor": actor_params, "critic": c.params},
-            target_params=targets,
-            opt_states={"actor": actor_opt, "critic": c.opt_state},
-            step=state.step + 1,
-        )
-        return new_state, metrics
+        return td3.stepped_state(state, c, a), metrics
 
     def to_online(state: AgentState) -> AgentState:
         # CORL's reset_opts: fresh moments and counts; the (possibly swept) learning rates stay.

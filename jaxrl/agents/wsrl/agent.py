@@ -23,7 +23,7 @@ from jaxrl.specs import EnvSpec
 def online_sac_config(config: WSRLConfig) -> SACConfig:
     """The SAC learner WSRL fine-tunes with, over the networks `config` pre-trains."""
     return SACConfig(
-        hidden_dims=config.actor_hidden_dims,
+        actor_hidden_dims=config.actor_hidden_dims,
         critic_hidden_dims=config.critic_hidden_dims,
         num_critics=config.num_critics,
         critic_layer_norm=config.layer_norm,

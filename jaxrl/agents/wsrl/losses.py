@@ -18,7 +18,6 @@ from jaxrl.agents.cql.losses import (
     conservative_actions,
     conservative_weights,
     lagrange_loss,
-    max_backup_target,
 )
 from jaxrl.agents.cql.losses import critic_loss as pretraining_critic_loss
 from jaxrl.agents.families.sac import actor_loss, critic_target, temperature_step
@@ -31,7 +30,6 @@ __all__ = [
     "conservative_weights",
     "critic_target",
     "lagrange_loss",
-    "max_backup_target",
     "online_critic_loss",
     "pretraining_critic_loss",
     "temperature_step",
