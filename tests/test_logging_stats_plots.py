@@ -139,8 +139,30 @@ def test_tensorboard_writes_event_files_per_run(tmp_path):
                 {"run": 1, "step": 10, "loss": float("nan")},
             ]
         )
-    assert list((tmp_path / "tb" / "run_0").glob("events.out.tfevents.*"))
-    assert list((tmp_path / "tb" / "run_1").glob("events.out.tfevents.*"))
+    # Read the scalars back from the event files (TFRecord framing around Event protos).
+    assert _scalars(tmp_path / "tb" / "run_0") == {("loss", 10, 1.0)}  # step = env + grad steps
+    (tag, step, value), *rest = _scalars(tmp_path / "tb" / "run_1")
+    assert not rest and (tag, step) == ("loss", 10) and math.isnan(value)
+
+
+def _scalars(directory) -> set[tuple[str, int, float]]:
+    """(tag, step, value) of every scalar summary in `directory`'s event files."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    out = set()
+    for path in directory.glob("events.out.tfevents.*"):
+        data = path.read_bytes()
+        offset = 0
+        while offset < len(data):
+            (length,) = struct.unpack("<Q", data[offset : offset + 8])
+            record = data[offset + 12 : offset + 12 + length]  # after the length and its CRC
+            offset += 12 + length + 4  # and the record's CRC
+            event = event_pb2.Event.FromString(record)
+            for v in event.summary.value:
+                out.add((v.tag, event.step, v.simple_value))
+    return out
 
 
 def test_tensorboard_step():

@@ -194,13 +194,35 @@ def test_balance_loss_matches_numpy_and_differentiates_through_the_frozen_actor(
     assert float(jnp.max(jnp.abs(grads["params"]["Dense_0"]["kernel"]))) > 0.0
 
 
+def agent_balance(state, obs):
+    """π_b(·|s) of an agent state: the balance network of `make_famo2o`'s tiny config."""
+    cfg = FamO2OConfig(hidden_dims=(16, 16))
+    balance = GaussianPolicy(
+        1,
+        cfg.hidden_dims,
+        std_mode="param",
+        log_std_min=cfg.balance_log_std_min,
+        log_std_max=cfg.balance_log_std_max,
+    )
+    return balance.apply(state.params["balance"], obs)
+
+
 def test_temperature_step_follows_the_balance_entropy():
     """α_b · (H − H_target), H = −mean log π_b; Adam's first step moves log α_b by ∓lr."""
     agent = make_famo2o(FamO2OConfig(hidden_dims=(16, 16)), SPEC)
     state = agent.init(jax.random.key(0))
     assert float(state.params["temperature"]) == 0.0  # α_b = 1
-    new, m = jax.jit(agent.update)(state, _batch(32), jax.random.key(1))
-    entropy = float(m["balance_entropy"])
+    batch = _batch(32)
+    new, m = jax.jit(agent.update)(state, batch, jax.random.key(1))
+    # H of π_b from the balance model itself: the update's first subkey is the balance loss's,
+    # whose first subkey draws β̃ (u = μ_b + σ_b ε, log π_b = log N(u) − log(1 − tanh² u)).
+    balance_key, _ = jax.random.split(jax.random.key(1))
+    draw_key, _ = jax.random.split(balance_key)
+    mean_b, log_std_b = (_np(t) for t in agent_balance(state, batch.obs))
+    u = mean_b + np.exp(log_std_b) * _np(jax.random.normal(draw_key, (32, 1)))
+    logp = _gauss_logp_np(mean_b, log_std_b, u) - np.log(1.0 - np.tanh(u[:, 0]) ** 2)
+    entropy = float(-np.mean(logp))
+    np.testing.assert_allclose(float(m["balance_entropy"]), entropy, rtol=1e-4)
     np.testing.assert_allclose(float(m["alpha"]), 1.0)
     np.testing.assert_allclose(float(m["temperature_loss"]), 1.0 * (entropy + 0.5), rtol=1e-5)
     np.testing.assert_allclose(
