@@ -5,7 +5,7 @@ import os
 import tempfile
 
 # Forced, not defaulted: an environment that sets it to false must not silently turn off the
-# checks that tests rely on (tests/test_keys.py shows the checker fires).
+# checks that tests rely on (tests/ops/test_keys.py shows the checker fires).
 os.environ["JAX_DEBUG_KEY_REUSE"] = "true"
 
 import jax  # noqa: E402

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import data
 from jaxrl.agents.registry import AGENTS, agent_config
 from jaxrl.config import TrainConfig
+from jaxrl.types import Transition
 
 # What the tiny configs set besides the widths (every `hidden_dims` and `*_hidden_dims` field
 # is 16×16, derived from the config class in `tiny_agent`).
@@ -86,3 +88,38 @@ def make_hparams(**values):
         type("Hparams", (), {"__annotations__": dict.fromkeys(values, "jax.Array")})
     )
     return cls(**{k: jnp.asarray(v, jnp.float32) for k, v in values.items()})
+
+
+# --- shared learning-test scaffolding: the biased bandit (tests/agents, test_bandit_learning) ---
+
+LEARN_BATCH = 64
+
+
+def key_data(seed, n):
+    """n raw keys (uint32 data), for a learning loop that passes each step's key this way (one
+    compiled scan for every test that shares it)."""
+    return np.asarray(jax.random.key_data(jax.random.split(jax.random.key(seed), n)))
+
+
+def bandit(n, seed):
+    """s ~ U[−1, 1]², best action a*(s) = 0.6·s₀ − 0.3·s₁, r = −(a − a*)², every step terminal.
+
+    The behaviour policy is biased: a = a* + 0.3 + N(0, 0.3²), so behaviour cloning scores a
+    mean squared error of about 0.09, and an agent must use the rewards to beat that.
+    """
+    rng = np.random.default_rng(seed)
+    s = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
+    best = 0.6 * s[:, 0] - 0.3 * s[:, 1]
+    a = np.clip(best + 0.3 + 0.3 * rng.normal(size=n), -1, 1).astype(np.float32)
+    r = -((a - best) ** 2)
+    f = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    data = Transition(
+        obs=f(s),
+        action=f(a[:, None]),
+        reward=f(r),
+        terminated=f(np.ones(n)),
+        truncated=f(np.zeros(n)),
+        next_obs=f(s),
+        mc_return=f(r),
+    )
+    return data, best

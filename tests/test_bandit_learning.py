@@ -1,5 +1,5 @@
 """Small learning problems for RO2O, CQL, Cal-QL and trajectory weighting: the
-biased-behaviour contextual bandit of `test_agents_awac.py` (behaviour cloning scores a squared
+biased-behaviour contextual bandit of `tests/helpers.py` (behaviour cloning scores a squared
 error of about 0.09; an agent must use the rewards to get under 0.04). Weighted sampling must
 also halve the error of uniform sampling for TD3+BC and IQL. Slow: each trains 2,000 steps."""
 
@@ -14,7 +14,9 @@ from jaxrl.agents.registry import agent_config, make_agent
 from jaxrl.buffers import WeightedDataset, dataset_sample
 from jaxrl.data.samplers import sampling_cdf, sampling_probabilities
 from jaxrl.specs import EnvSpec
-from tests.test_agents_awac import LEARN_BATCH, _bandit, _key_data
+from tests.helpers import LEARN_BATCH
+from tests.helpers import bandit as _bandit
+from tests.helpers import key_data as _key_data
 
 pytestmark = pytest.mark.slow
 

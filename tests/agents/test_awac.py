@@ -1,6 +1,5 @@
 """AWAC (ALGORITHMS.md §4.2): its losses against numpy, one compilation across the switch, the
-key-reuse checker under vmap, and the biased-behaviour bandit (moved from
-tests/test_agents_awac.py, whose helpers it shares)."""
+key-reuse checker under vmap, and the biased-behaviour bandit (`tests.helpers.bandit`)."""
 
 import chex
 import jax
@@ -13,16 +12,10 @@ from jaxrl.agents.base import set_learning_rate
 from jaxrl.agents.registry import agent_config, make_agent
 from jaxrl.networks import GaussianPolicy, QEnsemble
 from jaxrl.specs import EnvSpec
-from tests.test_agents_awac import (
-    ACT,
-    LEARN_BATCH,
-    N,
-    _bandit,
-    _batch,
-    _init,
-    _key_data,
-    _np_gauss_logp,
-)
+from tests.helpers import LEARN_BATCH
+from tests.helpers import bandit as _bandit
+from tests.helpers import key_data as _key_data
+from tests.networks.test_vae_and_diversity import ACT, N, _batch, _init, _np_gauss_logp
 
 CONFIG = {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16)}
 

@@ -11,8 +11,10 @@ from jaxrl.agents.registry import agent_config, make_agent
 from jaxrl.networks import QEnsemble, ValueNetwork
 from jaxrl.ops import huber_loss
 from jaxrl.specs import EnvSpec
+from tests.helpers import LEARN_BATCH
+from tests.helpers import bandit as _bandit
+from tests.helpers import key_data as _key_data
 from tests.test_agents import _batch
-from tests.test_agents_awac import LEARN_BATCH, _bandit, _key_data
 
 SPEC = EnvSpec(obs_dim=5, action_dim=2)
 

@@ -15,7 +15,8 @@ from jaxrl.agents.spot import losses as spot_losses
 from jaxrl.networks import VAE, DeterministicPolicy, QEnsemble, vae_neg_elbo
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
-from tests.helpers import make_hparams
+from tests.helpers import LEARN_BATCH, make_hparams
+from tests.helpers import key_data as _key_data
 
 OBS, ACT, B = 3, 2, 8
 N = lambda x: np.asarray(x, np.float64)  # noqa: E731
@@ -128,13 +129,6 @@ CONFIG = {
     "vae_steps": 300,
     "policy_delay": 2,
 }
-LEARN_BATCH = 64
-
-
-def _key_data(seed, n):
-    """n raw keys (uint32 data): every call of the fixture's update passes keys this way, so
-    it compiles once for all the tests below."""
-    return np.asarray(jax.random.key_data(jax.random.split(jax.random.key(seed), n)))
 
 
 @pytest.fixture(scope="module")

@@ -116,38 +116,3 @@ def test_vae_iwae_matches_numpy(vae_setup):
     m = w.max(0)
     ll = m + np.log(np.mean(np.exp(w - m), axis=0))
     np.testing.assert_allclose(got, -ll, rtol=1e-4, atol=1e-4)
-
-
-# --- shared by the bandit learning tests in tests/agents/ ---------------------------------
-
-LEARN_BATCH = 64
-
-
-def _key_data(seed, n):
-    """n raw keys (uint32 data): every call of the fixture's update passes keys this way, so
-    it compiles once for all the tests below."""
-    return np.asarray(jax.random.key_data(jax.random.split(jax.random.key(seed), n)))
-
-
-def _bandit(n, seed):
-    """s ~ U[−1, 1]², best action a*(s) = 0.6·s₀ − 0.3·s₁, r = −(a − a*)², every step terminal.
-
-    The behaviour policy is biased: a = a* + 0.3 + N(0, 0.3²), so behaviour cloning scores a
-    mean squared error of about 0.09, and an agent must use the rewards to beat that.
-    """
-    rng = np.random.default_rng(seed)
-    s = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
-    best = 0.6 * s[:, 0] - 0.3 * s[:, 1]
-    a = np.clip(best + 0.3 + 0.3 * rng.normal(size=n), -1, 1).astype(np.float32)
-    r = -((a - best) ** 2)
-    f = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
-    data = Transition(
-        obs=f(s),
-        action=f(a[:, None]),
-        reward=f(r),
-        terminated=f(np.ones(n)),
-        truncated=f(np.zeros(n)),
-        next_obs=f(s),
-        mc_return=f(r),
-    )
-    return data, best
