@@ -6,6 +6,10 @@ from experiments.configs._base import with_overrides
 def get_config():
     return with_overrides(
         "sacn",
-        agent={"num_critics": 10, "actor_hidden_dims": (256, 256), "critic_hidden_dims": (256, 256)},
+        agent={
+            "num_critics": 10,
+            "actor_hidden_dims": (256, 256),
+            "critic_hidden_dims": (256, 256),
+        },
         retention="append",
     )

@@ -70,7 +70,9 @@ def _renamed(unknown: list[str], fields: dict) -> str:
         for old in unknown
         if RENAMED_FIELDS.get(old) in fields
     ]
-    return f" ({'; '.join(hints)}: rename in the config or in the run's config.json)" if hints else ""
+    if not hints:
+        return ""
+    return f" ({'; '.join(hints)}: rename in the config or in the run's config.json)"
 
 
 def agent_config(name: str, overrides: dict[str, Any] | None = None):
