@@ -27,6 +27,39 @@ def test_every_config_builds(name):
     assert config.agent is not None
 
 
+#: What the README's config table says of each config, as (TrainConfig or agent field, value).
+README_TABLE = {
+    "default": {"algo": "iql", "dataset": "halfcheetah-medium-v0", "offline_steps": 10_000,
+                "online_steps": 10_000, "seeds": (0, 1, 2, 3), "offline_ratio": 0.5,
+                "retention": "mixed", "agent.expectile": 0.7, "agent.beta": 3.0,
+                "agent.hidden_dims": (128, 128)},
+    "rlpd": {"algo": "sac", "offline_steps": 0, "offline_ratio": 0.5, "utd": 20,
+             "agent.num_critics": 10, "agent.critic_layer_norm": "before_act",
+             "agent.target_reduction": "subset_min", "agent.subset_size": 2,
+             "agent.subset_replace": False, "agent.actor_reduction": "mean"},
+    "wsrl": {"algo": "wsrl", "retention": "none", "utd": 4, "agent.num_critics": 10},
+    "sacn": {"agent.num_critics": 10, "agent.diversity": False},
+    "edac": {"agent.num_critics": 10, "agent.diversity": True},
+    "xql": {"agent.loss_temperature": 2.0, "agent.max_clip": 7.0, "agent.huber_delta": 20.0,
+            "retention": "append"},
+    "fdvl": {"agent.f": "chi2", "agent.mixing_weight": 0.8, "retention": "append"},
+    "bc10": {"agent.top_fraction": 0.1},
+    "gpu": {"algo": "iql", "offline_steps": 1_000_000, "online_steps": 1_000_000,
+            "seeds": tuple(range(16))},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(README_TABLE))
+def test_configs_hold_what_the_readme_table_says(name):
+    config = from_mapping(importlib.import_module(f"experiments.configs.{name}").get_config())
+    agent = config.agent_config()
+    for field, value in README_TABLE[name].items():
+        got = getattr(agent, field[6:]) if field.startswith("agent.") else getattr(config, field)
+        assert got == value, f"{name}: {field} = {got!r}, the README says {value!r}"
+    readme = (ROOT / "README.md").read_text()
+    assert f"`{name}`" in readme, f"the README's config table has no row for {name}"
+
+
 def test_train_help_lists_configs():
     out = subprocess.run(
         [sys.executable, str(ROOT / "experiments/train.py"), "--help"],
