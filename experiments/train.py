@@ -40,6 +40,7 @@ job (TPU slice, several GPU hosts) start the same command on every host with --d
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -52,12 +53,30 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config",
-    str(ROOT / "experiments/configs/default.py"),
-    "Config file (see the list above); any field can be overridden with --config.FIELD=VALUE.",
-    lock_config=True,
-)
+
+def _one_line(err: BaseException) -> str:
+    """A flag error as one line; ml_collections' unknown field names the nearest one."""
+    import re
+
+    text = " ".join(str(err).replace("\\n", " ").replace("\\'", "'").split())
+    if not isinstance(err, (AttributeError, KeyError)):
+        return text
+    near = re.search(r'Did you mean "([\w.]+)" instead of "([\w.]+)"', text)
+    if near:
+        return f"unknown field {near[2]!r}; did you mean {near[1]!r}?"
+    name = re.search(r"(\w+)", text)
+    return f"unknown field {name[1] if name else text!r}"
+
+
+try:  # the config file and its --config.FIELD overrides are read here, at definition
+    _CONFIG = config_flags.DEFINE_config_file(
+        "config",
+        str(ROOT / "experiments/configs/default.py"),
+        "Config file (see the list above); any field can be overridden with --config.FIELD=VALUE.",
+        lock_config=True,
+    )
+except (AttributeError, KeyError) as _err:
+    sys.exit(f"config error: {_one_line(_err)} (see --help for every field)")
 _WORKDIR = flags.DEFINE_string(
     "workdir",
     None,
@@ -121,5 +140,70 @@ def main(argv):
     print(f"run directory: {workdir} (summary.json, metrics.jsonl, plots/learning_curve.png)")
 
 
+def field_comments(cls: type) -> dict[str, str]:
+    """Field name -> the comment beside it (or in the comment lines just above it) in `cls`'s
+    source, for `cls` and the dataclasses it derives from."""
+    import inspect
+    import re
+
+    comments: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        above: list[str] = []
+        for line in inspect.getsource(klass).splitlines():
+            note = re.match(r"\s+#\s*(.*)$", line)
+            field = re.match(r"    (\w+): [^#]*?(?:#\s*(.*))?$", line)
+            if note:
+                above.append(note[1])
+                continue
+            if field and field[1] not in ("def", "return"):
+                comments[field[1]] = field[2] or " ".join(above)
+            above = []
+    return comments
+
+
+def help_text(argv: list[str]) -> str:
+    """The usage above, then every field of the chosen config with its value and comment."""
+    from ml_collections import config_flags as cf
+
+    from jaxrl.agents.registry import AGENTS
+    from jaxrl.config import TrainConfig
+
+    path = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
+    path = path or str(ROOT / "experiments/configs/default.py")
+    config = cf.config_flags._LoadConfigModule("help", path).get_config()
+    general, agent = field_comments(TrainConfig), field_comments(AGENTS[config.algo][0])
+    lines = [__doc__.rstrip(), "", f"Fields of {path} (algo={config.algo}):"]
+    for name, value in config.items():
+        if name != "agent":
+            lines.append(f"  --config.{name}={value!r}  {general.get(name, '')}".rstrip())
+    for name, value in config.agent.items():
+        lines.append(f"  --config.agent.{name}={value!r}  {agent.get(name, '')}".rstrip())
+    lines += ["", "Other flags: --workdir, --quiet, --distributed, --allow_config_change."]
+    return "\n".join(lines)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's flag parsing with plain outcomes: --help lists the fields and exits 0; a bad
+    field or value is one line naming it (the nearest field where there is one), exit 1."""
+    if any(a in ("--help", "-h", "--helpfull", "--helpshort") for a in argv[1:]):
+        print(help_text(argv[1:]))
+        sys.exit(0)
+    for a in argv[1:]:
+        seeds = a.split("=", 1)[1] if a.startswith("--config.seeds=") else ""
+        if seeds.strip().isdigit():
+            n = int(seeds)
+            sys.exit(
+                f"config error: --config.seeds={n} is one seed, not a number of seeds: for {n} "
+                f"seeds write --config.seeds='({','.join(map(str, range(n)))})', for seed {n} "
+                f"alone --config.seeds='({n},)'"
+            )
+    try:
+        return flags.FLAGS(argv)
+    except (flags.Error, AttributeError, KeyError) as err:
+        sys.exit(f"config error: {_one_line(err)} (see --help for every field)")
+
+
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -60,17 +60,51 @@ def test_configs_hold_what_the_readme_table_says(name):
     assert f"`{name}`" in readme, f"the README's config table has no row for {name}"
 
 
-def test_train_help_lists_configs():
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "experiments/train.py"), "--help"],
+def _train(*args):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "experiments/train.py"), *args],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert "--config" in out.stdout, out.stderr
+
+
+def test_train_help_lists_configs():
+    out = _train("--help")
+    assert out.returncode == 0 and "--config" in out.stdout, out.stderr
+    # Every field of the chosen config, with its value and its comment.
+    assert "  --config.offline_steps=10000  gradient steps on the dataset\n" in out.stdout
+    assert "  --config.agent.beta=3.0  inverse temperature of the AWR actor weights" in out.stdout
+    td3bc = _train("--config=experiments/configs/td3bc.py", "--help").stdout
+    # Inherited from the TD3 family's config, with the comment written there.
+    assert "  --config.agent.policy_noise=0.2  σ of the target policy smoothing noise" in td3bc
     for name in CONFIGS:
         if name != "default":
             assert f"  {name} " in out.stdout, name
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--config.agent.betta=3", "config error: unknown field 'betta'; did you mean 'beta'?"),
+        ("--config.offline_step=5", "did you mean 'offline_steps'?"),
+        ("--config.seeds=3", "for 3 seeds write --config.seeds='(0,1,2)', for seed 3 alone"),
+        ("--config.offline_steps=abc", "--config.offline_steps=abc: invalid literal for int()"),
+    ],
+)
+def test_a_bad_flag_is_one_line_naming_it(flag, message):
+    out = _train(flag)
+    assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert message in out.stderr
+
+
+def test_every_train_config_field_is_overridable_from_the_default_config():
+    """experiments/configs/default.py (and so every config file) holds every TrainConfig field:
+    each is a --config.FIELD flag."""
+    from experiments.configs import default
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert set(default.get_config().keys()) == fields
 
 
 @pytest.fixture

@@ -41,6 +41,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.sampler_top_fraction = 0.1  # share of best trajectories topk draws from
     c.reward_scale = 1.0  # r * scale + bias
     c.reward_bias = 0.0
+    # Standardize observations by the dataset's mean and std (+1e-3) offline, online and in
+    # evaluation (CORL's `normalize`; the TD3+BC, PRDC, A2PR, RIQL and RO2O configs set it).
+    c.normalize_obs = False
     c.eval_every = 2_000  # steps between evaluations
     c.eval_episodes = 5  # episodes per evaluation and run
     c.episode_length = 0  # 0: the task's time limit
@@ -48,7 +51,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.checkpoint_interval_s = 600.0  # also checkpoint after this many seconds (0: off)
     c.keep_checkpoints = 3  # newest checkpoints kept (0: no checkpoints, no resume)
     c.on_divergence = "stop"  # NaN/inf in a run: stop (keep last good checkpoint) | freeze it
-    # Sweep in one program (JSON, keys: offline_ratio, agent.<float field>), e.g.
+    # Sweep in one program (JSON, keys: offline_ratio, agent.<dynamic field>), e.g.
     # --config.sweep='{"agent.beta": [1, 3, 10]}': runs = settings x seeds, one compile.
     c.sweep = ""
     c.sweep_mode = "grid"  # grid | random (sweep_samples draws, seeded by sweep_seed)
