@@ -107,6 +107,7 @@ def main(argv):
     from jaxrl.data import DatasetError
     from jaxrl.run import (
         DivergenceError,
+        default_workdir,
         enable_compilation_cache,
         format_summary,
         is_writer,
@@ -119,11 +120,8 @@ def main(argv):
         sys.exit(f"config error: {err}")
     if _DISTRIBUTED.value and not _WORKDIR.value:
         sys.exit("--distributed needs --workdir (the same path on every host)")
-    workdir = _WORKDIR.value or str(
-        ROOT
-        / "runs"
-        / f"{config.algo}-{config.dataset or config.task}-{time.strftime('%Y%m%d-%H%M%S')}"
-    )
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    workdir = _WORKDIR.value or str(default_workdir(config, ROOT / "runs", stamp))
     enable_compilation_cache()
     try:
         summary = run(

@@ -54,6 +54,21 @@ from jaxrl.training.summary import curves, format_summary, summarize  # noqa: F4
 _fetch = programs_lib.fetch
 
 
+def default_workdir(config: TrainConfig, root: str | os.PathLike, stamp: str) -> Path:
+    """`root/<algo>-<dataset>-<stamp>`, one directory level: a dataset given by path contributes
+    its file name without the suffixes; without a dataset, the task's name.
+
+    Example:
+        >>> from jaxrl.config import TrainConfig
+        >>> default_workdir(TrainConfig(dataset="/data/my.hopper.hdf5"), "runs", "t").as_posix()
+        'runs/iql-my.hopper-t'
+    """
+    name = config.dataset or config.task
+    if any(sep in name for sep in ("/", os.sep)) or Path(name).suffix in (".hdf5", ".h5", ".npz"):
+        name = Path(name).name.removesuffix(Path(name).suffix)
+    return Path(root) / f"{config.algo}-{name}-{stamp}"
+
+
 def ensure_dataset(config: TrainConfig, progress: bool = True) -> None:
     """Generates the config's dataset first if it is a suite name not yet in the cache."""
     if config.dataset and generate.is_generatable(config.dataset):

@@ -214,3 +214,18 @@ def test_a_run_written_before_new_fields_existed_resumes():
     old["batch_size"] = 64  # a real difference is still refused
     with pytest.raises(ConfigError, match="batch_size: 64 → 256"):
         check_config_change(old, config, "runs/x")
+
+
+@pytest.mark.parametrize(
+    "dataset, name",
+    [
+        ("/data/d4rl/hopper-medium-v2.hdf5", "iql-hopper-medium-v2-T"),
+        ("rel/dir/mine.npz", "iql-mine-T"),
+        ("halfcheetah-medium-v0", "iql-halfcheetah-medium-v0-T"),
+        ("", "iql-halfcheetah-T"),
+    ],
+)
+def test_default_workdir_is_one_clean_directory(dataset, name):
+    workdir = jaxrl.run.default_workdir(TrainConfig(dataset=dataset), "runs", "T")
+    assert workdir == pathlib.Path("runs") / name
+
