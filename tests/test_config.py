@@ -228,4 +228,3 @@ def test_a_run_written_before_new_fields_existed_resumes():
 def test_default_workdir_is_one_clean_directory(dataset, name):
     workdir = jaxrl.run.default_workdir(TrainConfig(dataset=dataset), "runs", "T")
     assert workdir == pathlib.Path("runs") / name
-

@@ -15,6 +15,7 @@ from jaxrl.agents.sacn import losses
 from jaxrl.networks import GaussianPolicy, QEnsemble
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
+from tests.helpers import bandit as _bandit
 
 OBS, ACT, B = 3, 2, 8
 LOG_2PI = np.log(2 * np.pi)
@@ -161,30 +162,6 @@ def test_vmapped_update_passes_the_key_reuse_checker(built):
 
 
 # --- learning: a contextual bandit with a biased behaviour policy -------------------------
-
-
-def _bandit(n, seed):
-    """s ~ U[−1, 1]², best action a*(s) = 0.6·s₀ − 0.3·s₁, r = −(a − a*)², every step terminal.
-
-    The behaviour policy is biased: a = a* + 0.3 + N(0, 0.3²), so behaviour cloning scores a
-    mean squared error of about 0.09, and an agent must use the rewards to beat that.
-    """
-    rng = np.random.default_rng(seed)
-    s = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
-    best = 0.6 * s[:, 0] - 0.3 * s[:, 1]
-    a = np.clip(best + 0.3 + 0.3 * rng.normal(size=n), -1, 1).astype(np.float32)
-    r = -((a - best) ** 2)
-    f = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
-    data = Transition(
-        obs=f(s),
-        action=f(a[:, None]),
-        reward=f(r),
-        terminated=f(np.ones(n)),
-        truncated=f(np.zeros(n)),
-        next_obs=f(s),
-        mc_return=f(r),
-    )
-    return data, best
 
 
 # Each algorithm's setting for the bandit (dynamic leaves, so no recompilation) and steps.

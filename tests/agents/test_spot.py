@@ -16,6 +16,7 @@ from jaxrl.networks import VAE, DeterministicPolicy, QEnsemble, vae_neg_elbo
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
 from tests.helpers import LEARN_BATCH, make_hparams
+from tests.helpers import bandit as _bandit
 from tests.helpers import key_data as _key_data
 
 OBS, ACT, B = 3, 2, 8
@@ -217,30 +218,6 @@ def test_spot_phases_and_switch(built):
 
 
 # --- learning: a contextual bandit with a biased behaviour policy -------------------------
-
-
-def _bandit(n, seed):
-    """s ~ U[−1, 1]², best action a*(s) = 0.6·s₀ − 0.3·s₁, r = −(a − a*)², every step terminal.
-
-    The behaviour policy is biased: a = a* + 0.3 + N(0, 0.3²), so behaviour cloning scores a
-    mean squared error of about 0.09, and an agent must use the rewards to beat that.
-    """
-    rng = np.random.default_rng(seed)
-    s = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
-    best = 0.6 * s[:, 0] - 0.3 * s[:, 1]
-    a = np.clip(best + 0.3 + 0.3 * rng.normal(size=n), -1, 1).astype(np.float32)
-    r = -((a - best) ** 2)
-    f = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
-    data = Transition(
-        obs=f(s),
-        action=f(a[:, None]),
-        reward=f(r),
-        terminated=f(np.ones(n)),
-        truncated=f(np.zeros(n)),
-        next_obs=f(s),
-        mc_return=f(r),
-    )
-    return data, best
 
 
 @pytest.mark.slow
