@@ -193,6 +193,30 @@ def _from_command_line(config_file: Path, argv: list[str]):
 CONFIG_FILES = _config_files()
 
 
+@pytest.mark.slow
+def test_a_sweep_runs_end_to_end_from_train_py(tmp_path):
+    """`experiments/train.py --config.sweep=...` trains one run per setting in one job and
+    records each run's value (a tiny IQL job on a written dataset)."""
+    dataset = write_dataset(tmp_path / "d.h5", n=256, obs_dim=4, action_dim=1,
+                            task="inverted_pendulum")  # fmt: skip
+    flags = {
+        "dataset": dataset, "task": "inverted_pendulum", "seeds": "(0,)", "offline_steps": 20,
+        "online_steps": 20, "chunk_length": 10, "eval_every": 10, "eval_episodes": 1,
+        "episode_length": 10, "batch_size": 8, "keep_checkpoints": 0,
+        "agent.hidden_dims": "(16,16)", "sweep": json.dumps({"agent.beta": [1.0, 3.0]}),
+    }  # fmt: skip
+    argv = [f"--config.{k}={v}" for k, v in flags.items()]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "experiments/train.py"), f"--workdir={tmp_path / 'run'}",
+         "--quiet", *argv],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert [r["settings"] for r in summary["runs"]] == [{"agent.beta": 1.0}, {"agent.beta": 3.0}]
+    assert {r["run"] for r in read_metrics(tmp_path / "run")} == {0, 1}
+
+
 def test_every_registered_algorithm_has_a_config_file():
     assert sorted(CONFIG_FILES) == sorted(AGENTS)
 
