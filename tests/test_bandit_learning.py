@@ -27,7 +27,12 @@ SMALL = {"hidden_dims": (16, 16)}
 # and 0.009 (measured, this seed).
 LEARN = {
     "ro2o": (
-        {**SMALL, "critic_hidden_dims": (16, 16), "num_critics": 3, "num_perturbations": 4},
+        {
+            "actor_hidden_dims": (16, 16),
+            "critic_hidden_dims": (16, 16),
+            "num_critics": 3,
+            "num_perturbations": 4,
+        },
         {},
         2_000,
     ),
