@@ -10,6 +10,7 @@ from typing import Any
 from jaxrl.agents.registry import AGENTS, agent_config
 from jaxrl.buffers.mixer import RETENTION_MODES
 from jaxrl.data.samplers import SAMPLERS
+from jaxrl.data.transforms import REWARD_NORMALIZATIONS
 from jaxrl.envs.registry import TASKS
 from jaxrl.errors import ConfigError
 from jaxrl.sweep import expand, normalize, validate_sweep
@@ -56,6 +57,10 @@ class TrainConfig:
     reward_scale: float = 1.0  # r ← r · scale + bias, offline and online alike
     reward_bias: float = 0.0
     normalize_obs: bool = False  # (obs − mean) / std with the dataset's statistics, everywhere
+    # "return_range": r ← r · T / (R_max − R_min) over the dataset's episode returns, T the
+    # task's time limit (IQL's and XQL's locomotion rewards), before reward_scale and bias,
+    # offline and online alike | "none"
+    reward_normalization: str = "none"
     eval_every: int = 2_000  # steps between evaluations (a multiple of chunk_length)
     eval_episodes: int = 5  # deterministic-policy episodes per evaluation and run
     episode_length: int = 0  # 0 means the task's registered time limit
@@ -111,6 +116,7 @@ def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
     _allowed("warmup_policy", config.warmup_policy, ("agent", "random"))
     _allowed("on_divergence", config.on_divergence, DIVERGENCE_MODES)
     _allowed("sampler", config.sampler, SAMPLERS)
+    _allowed("reward_normalization", config.reward_normalization, REWARD_NORMALIZATIONS)
     if not config.sampler_temperature > 0:
         raise ConfigError(
             f"sampler_temperature={config.sampler_temperature} must be > 0 (reference: 0.1)"
@@ -172,6 +178,11 @@ def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
         raise ConfigError(
             "normalize_obs=True needs a dataset (its observation statistics); set dataset= or "
             "normalize_obs=False"
+        )
+    if config.reward_normalization != "none" and not config.dataset:
+        raise ConfigError(
+            f"reward_normalization={config.reward_normalization!r} needs a dataset (its episode "
+            "returns); set dataset= or reward_normalization='none'"
         )
     if config.agent_config().data_needs().dataset_in_update and not config.dataset:
         raise ConfigError(

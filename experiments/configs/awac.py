@@ -1,5 +1,6 @@
 """AWAC (CORL locomotion λ = 1/3; use 0.1 on antmaze/adroit), offline then online with the
-dataset appended to the buffer, as in CORL `algorithms/finetune/awac.py`."""
+dataset appended to the buffer and observations standardized by the dataset's statistics
+(offline, online, in evaluation), as in CORL `algorithms/finetune/awac.py`."""
 
 from experiments.configs._base import with_overrides
 
@@ -13,4 +14,5 @@ def get_config():
             "critic_hidden_dims": (256, 256),
         },
         retention="append",
+        normalize_obs=True,
     )

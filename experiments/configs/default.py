@@ -41,9 +41,16 @@ def get_config() -> ml_collections.ConfigDict:
     c.sampler_top_fraction = 0.1  # share of best trajectories topk draws from
     c.reward_scale = 1.0  # r * scale + bias
     c.reward_bias = 0.0
+    # The data processing of the algorithm's reference (each config file sets its own; the
+    # other files start from "none"/False, see _base.with_overrides):
+    # IQL's locomotion rewards r * T / (R_max - R_min) over the dataset's episode returns, T
+    # the time limit, before scale and bias, offline and online (implicit_q_learning
+    # train_offline.py, CORL finetune/iql.py; XQL, f-DVL, FamO2O) | "none".
+    c.reward_normalization = "return_range"
     # Standardize observations by the dataset's mean and std (+1e-3) offline, online and in
-    # evaluation (CORL's `normalize`; the TD3+BC, PRDC, A2PR, RIQL and RO2O configs set it).
-    c.normalize_obs = False
+    # evaluation (CORL's `normalize`, on in every CORL IQL config; AWAC, SPOT, TD3+BC, PRDC,
+    # A2PR, RIQL and RO2O set it too).
+    c.normalize_obs = True
     c.eval_every = 2_000  # steps between evaluations
     c.eval_episodes = 5  # episodes per evaluation and run
     c.episode_length = 0  # 0: the task's time limit

@@ -14,4 +14,6 @@ def get_config():
         "famo2o",
         agent={"expectile": 0.7, "beta_min": 1.0, "beta_max": 5.0},
         retention="append",
+        # IQL's locomotion rewards × T / (R_max − R_min) (family_train_finetune.py).
+        reward_normalization="return_range",
     )

@@ -7,5 +7,10 @@ from experiments.configs._base import with_overrides
 
 def get_config():
     return with_overrides(
-        "fdvl", agent={"f": "chi2", "mixing_weight": 0.8}, batch_size=256, retention="append"
+        "fdvl",
+        agent={"f": "chi2", "mixing_weight": 0.8},
+        batch_size=256,
+        retention="append",
+        # XQL's locomotion rewards × T / (R_max − R_min), offline and online (§22b).
+        reward_normalization="return_range",
     )

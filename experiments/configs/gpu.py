@@ -14,4 +14,6 @@ def get_config():
         chunk_length=10_000,
         eval_every=50_000,
         eval_episodes=10,
+        normalize_obs=True,  # IQL's data processing, as the default job (iql.py)
+        reward_normalization="return_range",
     )

@@ -1,7 +1,15 @@
-"""IQL (CORL locomotion defaults: expectile 0.7, β 3), offline then online with appended data."""
+"""IQL (CORL locomotion defaults: expectile 0.7, β 3), offline then online with appended data;
+observations standardized by the dataset's statistics (CORL `normalize: true`) and rewards
+scaled by T / (R_max − R_min) of the dataset's episode returns (implicit_q_learning, CORL)."""
 
 from experiments.configs._base import with_overrides
 
 
 def get_config():
-    return with_overrides("iql", agent={"expectile": 0.7, "beta": 3.0}, retention="append")
+    return with_overrides(
+        "iql",
+        agent={"expectile": 0.7, "beta": 3.0},
+        retention="append",
+        normalize_obs=True,
+        reward_normalization="return_range",
+    )

@@ -1,5 +1,7 @@
 """SPOT: the first 2k offline steps pre-train the VAE (CORL: 100k of 1.1M), TD3 with the
-density penalty after them; online, λ cools linearly over the online updates to λ_end."""
+density penalty after them; online, λ cools linearly over the online updates to λ_end.
+Observations are standardized by the dataset's statistics offline, online and in evaluation
+(thuml/SPOT `main.py`, CORL)."""
 
 from experiments.configs._base import with_overrides
 
@@ -22,4 +24,5 @@ def get_config():
         retention="append",
         offline_steps=OFFLINE_STEPS,
         online_steps=ONLINE_STEPS,
+        normalize_obs=True,
     )

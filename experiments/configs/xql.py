@@ -12,4 +12,6 @@ def get_config():
         agent={"loss_temperature": 2.0, "max_clip": 7.0, "beta": 3.0},
         batch_size=256,
         retention="append",
+        # Locomotion rewards × T / (R_max − R_min), offline and online (§22a "Data").
+        reward_normalization="return_range",
     )

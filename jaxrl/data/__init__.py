@@ -32,6 +32,7 @@ from jaxrl.data.transforms import (
     next_actions,
     normalize_obs,
     obs_normalizer,
+    return_range_scale,
     scale_rewards,
 )
 
@@ -55,6 +56,7 @@ __all__ = [
     "next_actions",
     "normalize_obs",
     "obs_normalizer",
+    "return_range_scale",
     "save_hdf5",
     "sampling_cdf",
     "sampling_probabilities",

@@ -30,7 +30,14 @@ from typing import Any
 import numpy as np
 from flax import struct
 
-from jaxrl.data.dataset import ACTION_CLIP_EPS, Dataset, clip_to_box, episode_ends
+from jaxrl.data.dataset import (
+    ACTION_CLIP_EPS,
+    Dataset,
+    DatasetError,
+    clip_to_box,
+    episode_ends,
+    episode_returns,
+)
 
 #: Added to the per-dimension standard deviation (CORL, RIQL: 1e-3), so constant observation
 #: dimensions map to 0 instead of dividing by zero.
@@ -107,6 +114,33 @@ def scale_rewards(ds: Dataset, scale: float = 1.0, bias: float = 0.0) -> Dataset
     """
     reward = (np.asarray(ds.transitions.reward, np.float32) * scale + bias).astype(np.float32)
     return _replace(ds, reward=reward)
+
+
+#: `TrainConfig.reward_normalization` modes: "none", or "return_range" (`return_range_scale`).
+REWARD_NORMALIZATIONS = ("none", "return_range")
+
+
+def return_range_scale(ds: Dataset, horizon: float = 1000.0) -> float:
+    """`horizon / (R_max − R_min)`: the reward factor of IQL's and XQL's locomotion runs.
+
+    R_max and R_min are the largest and smallest undiscounted episode returns of `ds`, episodes
+    split at terminations and truncations (`episode_returns`); `horizon` is the time limit
+    (implicit_q_learning `train_offline.py` uses 1000; CORL `modify_reward`, the environment's
+    `max_episode_steps`). The references apply the same factor to online rewards.
+
+    Raises:
+      DatasetError: the dataset has fewer than two distinct episode returns.
+    """
+    returns = episode_returns(ds)
+    spread = float(returns.max() - returns.min()) if returns.size else 0.0
+    if not spread > 0.0:
+        raise DatasetError(
+            f"{ds.metadata.get('name', 'dataset')}: reward_normalization='return_range' divides "
+            f"by the spread of episode returns, but its {returns.size} episode(s) all return "
+            f"{float(returns.max()) if returns.size else 0.0:g}; set reward_normalization='none' "
+            "(and reward_scale= if the rewards need another scale)"
+        )
+    return float(horizon) / spread
 
 
 def clip_actions(ds: Dataset, low=-1.0, high=1.0, eps: float = ACTION_CLIP_EPS) -> Dataset:

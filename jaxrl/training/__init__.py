@@ -32,6 +32,7 @@ from jaxrl.training.programs import (
     init_states,
     load_dataset,
     prepare_dataset,
+    reward_scale,
     state_template,
 )
 from jaxrl.training.summary import format_summary, summarize
@@ -56,6 +57,7 @@ __all__ = [
     "make_plan",
     "make_switch",
     "prepare_dataset",
+    "reward_scale",
     "state_template",
     "summarize",
     "train",

@@ -239,6 +239,7 @@ def make_online_chunk(
     dataset_size: int,
     mc_discount: float | None = None,
     obs_normalizer: Callable | None = None,
+    reward_scale: float | None = None,
 ) -> Callable:
     """`chunk(states[runs], dataset) -> (states, metrics[runs])`: `chunk_length` env steps.
 
@@ -252,8 +253,11 @@ def make_online_chunk(
         at the end of every chunk (Cal-QL's online calibration).
       obs_normalizer: applied to observations before the agent acts on them and before they
         enter the buffer (`jaxrl.data.ObsNormalizer`, fixed from the dataset); None: raw.
+      reward_scale: the factor of online rewards before `config.reward_bias`, the one the
+        dataset's rewards got (`jaxrl.training.reward_scale`); None: `config.reward_scale`.
     """
     norm = obs_normalizer if obs_normalizer is not None else (lambda obs: obs)
+    r_scale = config.reward_scale if reward_scale is None else reward_scale
     n_env = config.num_envs
     spec = env.spec
     steps = config.chunk_length // n_env
@@ -274,18 +278,19 @@ def make_online_chunk(
         rows = Transition(
             obs=norm(out.obs),
             action=out.action,
-            reward=out.reward * config.reward_scale + config.reward_bias,
+            reward=out.reward * r_scale + config.reward_bias,
             terminated=out.terminated,
             truncated=out.truncated,
             next_obs=norm(out.next_obs),
             mc_return=jnp.full_like(out.reward, -jnp.inf),
         )
         if data_needs(config).next_action:
-            # The policy's exploration action at s', as CORL's ReBRAC fine-tuning stores it.
+            # The policy's exploration action at s' (normalized, as the agent sees every
+            # observation), as CORL's ReBRAC fine-tuning stores it.
             rows = rows.replace(
                 next_action=jax.vmap(agent.act, in_axes=(None, 0, 0, None))(
                     ts.agent,
-                    out.next_obs,
+                    rows.next_obs,
                     jax.random.split(jax.random.fold_in(act_key, 1), n_env),
                     False,
                 )

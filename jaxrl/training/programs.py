@@ -34,7 +34,7 @@ from jaxrl.agents.base import hparams_of
 from jaxrl.agents.registry import make_agent
 from jaxrl.buffers import WeightedDataset
 from jaxrl.config import ConfigError, TrainConfig, validate
-from jaxrl.data import samplers, suite, trajectories
+from jaxrl.data import samplers, suite, trajectories, transforms
 from jaxrl.envs import Env, make_env
 from jaxrl.training.chunks import (
     data_needs,
@@ -108,6 +108,7 @@ class Programs:
     mesh: Mesh
     runs: tuple[sweep_lib.RunSpec, ...]  # every run index, padding (copies of the last) included
     obs_normalizer: data_lib.ObsNormalizer | None = None  # set when config.normalize_obs
+    reward_scale: float = 1.0  # rewards' factor offline and online (`reward_scale`)
 
     @property
     def state_sharding(self) -> NamedSharding:
@@ -145,18 +146,36 @@ def load_dataset(config: TrainConfig, env: Env) -> data_lib.Dataset | None:
     return ds
 
 
+def reward_scale(config: TrainConfig, ds: data_lib.Dataset, horizon: float = 1000.0) -> float:
+    """The factor rewards are multiplied by, offline and online alike (the bias is
+    `config.reward_bias`): `config.reward_scale`, times `horizon / (R_max − R_min)` of `ds`'s
+    episode returns when `config.reward_normalization == "return_range"` (IQL, XQL).
+
+    Args:
+      ds: the offline dataset, after the algorithm's selection (`prepare_dataset`).
+      horizon: the task's time limit (`env.spec.episode_length`; the references' 1000).
+    """
+    if config.reward_normalization == "return_range":
+        return config.reward_scale * transforms.return_range_scale(ds, horizon)
+    return config.reward_scale
+
+
 def prepare_dataset(
-    config: TrainConfig, ds: data_lib.Dataset
+    config: TrainConfig, ds: data_lib.Dataset, horizon: float = 1000.0
 ) -> tuple[data_lib.Dataset, data_lib.ObsNormalizer | None]:
     """The dataset as training sees it: the algorithm's selection and transforms, then the
-    config's reward scale and observation normalization (with the normalizer used)."""
+    config's reward normalization, scale and bias (the factor used is the prepared dataset's
+    `metadata["reward_scale"]`, see `reward_scale`; `horizon` is the task's time limit) and
+    observation normalization (with the normalizer used)."""
     needs = data_needs(config)
     if needs.top_fraction < 1.0:  # %BC: best episodes, ranked by raw rewards
         ds = trajectories.top_trajectories(ds, needs.top_fraction, needs.top_fraction_discount)
     if needs.next_action:
         ds = trajectories.with_next_actions(ds)
     validate(config, dataset_size=ds.size)
-    ds = data_lib.scale_rewards(ds, config.reward_scale, config.reward_bias)
+    scale = reward_scale(config, ds, horizon)
+    ds = data_lib.scale_rewards(ds, scale, config.reward_bias)
+    ds = dataclasses.replace(ds, metadata={**ds.metadata, "reward_scale": scale})
     if needs.mc_return_discount is not None:
         ds = data_lib.with_mc_returns(ds, needs.mc_return_discount)
     normalizer = None
@@ -210,8 +229,10 @@ def build(
             "name or path (it is recorded with the run), or pass no dataset"
         )
     normalizer = None
+    scale = config.reward_scale
     if dataset is not None:
-        ds, normalizer = prepare_dataset(config, dataset)
+        ds, normalizer = prepare_dataset(config, dataset, env.spec.episode_length)
+        scale = ds.metadata["reward_scale"]
         on_device = _replicate(ds.transitions, replicated)  # one copy per device, every run
         if config.sampler != "uniform":
             # Weights from the rewards as training sees them, as the reference does.
@@ -260,7 +281,7 @@ def build(
         references=references,
         offline_chunk=_on_run_axis(make_offline_chunk(config, agent), split, donate=True),
         online_chunk=_on_run_axis(
-            make_online_chunk(config, agent, env, size, mc, normalizer), split, True
+            make_online_chunk(config, agent, env, size, mc, normalizer, scale), split, True
         ),
         evaluate=_on_run_axis(
             make_evaluator(agent, env, config.eval_episodes, normalizer), split, False
@@ -270,6 +291,7 @@ def build(
         mesh=mesh,
         runs=runs,
         obs_normalizer=normalizer,
+        reward_scale=scale,
     )
 
 
