@@ -76,12 +76,29 @@ def budget_config(
       task: its task.
       settings: agent fields replaced (e.g. the reference's settings for this dataset).
 
+    Schedule lengths (agent fields marked `schedule=`, `jaxrl.agents.base.schedule_fields`:
+    ReBRAC's and PRDC's BC decay, A2PR's mask decay, SPOT's λ cooling and VAE steps) are
+    scaled with their phase's steps, so each ends at the same fraction of the run as in the
+    config file (before `settings`, which are taken as given).
+
     Raises:
       KeyError: a field of `settings` is not one of the agent's.
     """
+    from jaxrl.agents.base import schedule_fields
+    from jaxrl.agents.registry import AGENTS
     from jaxrl.config import from_mapping
 
     values = {**values, "agent": dict(values["agent"])}
+    from_scratch = values["offline_steps"] == 0
+    new_steps = {
+        "offline": 0 if from_scratch else budget.offline_steps,
+        "online": budget.online_steps,
+    }
+    for field, phase in schedule_fields(AGENTS[values["algo"]][0]).items():
+        old = values[f"{phase}_steps"]
+        if field in values["agent"] and old > 0:
+            scaled = round(values["agent"][field] * new_steps[phase] / old)
+            values["agent"][field] = max(1, scaled)
     for field, value in (settings or {}).items():
         if field not in values["agent"]:
             raise KeyError(f"settings: {values.get('algo')} has no agent field {field!r}")
@@ -90,12 +107,11 @@ def budget_config(
         if field.endswith("hidden_dims"):
             depth = len(values["agent"][field])
             values["agent"][field] = (budget.width,) * depth
-    from_scratch = values["offline_steps"] == 0
     values.update(
         task=task,
         dataset=dataset,
         seeds=budget.seeds,
-        offline_steps=0 if from_scratch else budget.offline_steps,
+        offline_steps=new_steps["offline"],
         online_steps=budget.online_steps,
         eval_every=budget.eval_every,
         eval_episodes=budget.eval_episodes,

@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 
 from jaxrl import claims, jobs
+from jaxrl.agents.base import dynamic, schedule_fields
+from jaxrl.agents.rebrac.config import ReBRACConfig
+from jaxrl.agents.spot.config import SPOTConfig
 from jaxrl.config import config_to_json
 from tests.helpers import tiny_config
 
@@ -38,6 +41,20 @@ def test_budget_config_applies_the_budget_and_keeps_the_recipe():
     assert scratch.offline_steps == 0  # trained from scratch stays so
     with pytest.raises(KeyError, match="no agent field 'nope'"):
         jobs.budget_config(values, BUDGET, "d.hdf5", "hopper", {"nope": 1})
+
+
+def test_budget_config_scales_schedule_lengths_with_their_phase():
+    """tiny_config: 40 offline + 40 online steps; BUDGET: 300 + 200. SPOT's VAE steps follow
+    the offline steps, its λ cooling the online ones; a setting given explicitly is kept."""
+    values = _values(algo="spot", agent={"vae_steps": 10, "cool_steps": 30})
+    config = jobs.budget_config(values, BUDGET, "d.hdf5", "hopper")
+    assert (config.agent.vae_steps, config.agent.cool_steps) == (75, 150)  # 10·300/40, 30·200/40
+    given = jobs.budget_config(values, BUDGET, "d.hdf5", "hopper", {"cool_steps": 7})
+    assert given.agent.cool_steps == 7
+    assert schedule_fields(SPOTConfig) == {"vae_steps": "offline", "cool_steps": "online"}
+    assert schedule_fields(ReBRACConfig) == {"bc_decay_steps": "online"}
+    with pytest.raises(ValueError, match="schedule='warmup'"):
+        dynamic(1.0, schedule="warmup")
 
 
 def test_finished_summaries_and_groups_read_a_job_tree(tmp_path, capsys):

@@ -198,3 +198,24 @@ def test_reference_settings_per_dataset_replace_the_halfcheetah_ones():
         "discount=0.995; prdc alpha=2.5."
     )
     assert results.settings_note("halfcheetah-medium-v0", {"a2pr": {}}) == ""
+
+
+@pytest.mark.parametrize("preset", sorted(results.PRESETS))
+def test_schedules_end_at_the_same_fraction_of_the_run_under_every_preset(preset):
+    """ReBRAC's β halves, PRDC's and A2PR's decays end, SPOT's λ cools over the online gradient
+    steps, and SPOT's VAE trains its config file's share of the offline steps (1/6), whatever
+    the preset's length (ALGORITHMS.md "Corrections" 4)."""
+    budget = results.PRESETS[preset]
+    online = budget.online_steps  # utd 1 in these configs
+    for name, field in [
+        ("rebrac", "bc_decay_steps"),
+        ("prdc", "bc_decay_steps"),
+        ("a2pr", "mask_decay_steps"),
+        ("spot", "cool_steps"),
+    ]:
+        config = results.job_config(name, "halfcheetah-medium-v0", budget, "halfcheetah")
+        assert config.utd == 1 and config.online_steps == online
+        assert getattr(config.agent, field) == online, (name, field)
+    spot = results.job_config("spot", "halfcheetah-medium-v0", budget, "halfcheetah")
+    assert spot.agent.vae_steps == round(budget.offline_steps * 2_000 / 12_000)
+    assert 0 < spot.agent.vae_steps < spot.offline_steps

@@ -11,14 +11,13 @@ ONLINE_STEPS = 10_000
 
 
 def get_config():
-    return with_overrides(
+    c = with_overrides(
         "spot",
         agent={
             "vae_steps": VAE_STEPS,
             "lambd": 0.05,
             "lambd_cool": True,
             "lambd_end": 0.2,
-            "cool_steps": ONLINE_STEPS,  # online gradient steps (utd 1)
             "vae_hidden_dims": (256, 256),  # 750×750 in the reference; CPU-sized here
         },
         retention="append",
@@ -26,3 +25,7 @@ def get_config():
         online_steps=ONLINE_STEPS,
         normalize_obs=True,
     )
+    # λ reaches λ_end (0.2) at 80 % of the online gradient steps, as in the reference; a
+    # reference, so --config.online_steps / --config.utd overrides move it with them.
+    c.agent.cool_steps = c.get_ref("online_steps") * c.get_ref("utd")
+    return c

@@ -144,15 +144,44 @@ class AgentConfig:
 # --------------------------------------------------------------------------- hyperparameters
 
 
-def dynamic(default: float) -> Any:
+#: The phases a schedule's length is counted in (`dynamic(..., schedule=)`, `schedule_steps`).
+SCHEDULE_PHASES = ("offline", "online")
+
+
+def dynamic(default: float, schedule: str | None = None) -> Any:
     """A config field that is a leaf of `AgentState.hparams`, not a constant of the program.
 
     Its value may differ between the runs of one compiled program (a sweep), so the agent
     must read it from `state.hparams` inside `act`/`update`/`to_online`, never from the
     config. Every other field of an agent config is static: it shapes or specialises the
     program (network sizes, modes, step counts).
+
+    `schedule` ("offline" | "online") marks a length in that phase's gradient steps, which a
+    run of another length scales with it (`schedule_fields`, `jaxrl.jobs.budget_config`).
     """
-    return dataclasses.field(default=default, metadata={"dynamic": True})
+    return dataclasses.field(default=default, metadata=_metadata(True, schedule))
+
+
+def schedule_steps(default: int, phase: str) -> Any:
+    """A static config field that is a schedule's length in `phase`'s gradient steps."""
+    return dataclasses.field(default=default, metadata=_metadata(False, phase))
+
+
+def _metadata(is_dynamic: bool, schedule: str | None) -> dict[str, Any]:
+    if schedule is not None and schedule not in SCHEDULE_PHASES:
+        raise ValueError(f"schedule={schedule!r}; allowed: {SCHEDULE_PHASES}")
+    meta: dict[str, Any] = {"dynamic": True} if is_dynamic else {}
+    return {**meta, "schedule": schedule} if schedule else meta
+
+
+def schedule_fields(config: Any) -> dict[str, str]:
+    """The schedule-length fields of an agent config (class or instance) -> their phase, e.g.
+    SPOT's {"vae_steps": "offline", "cool_steps": "online"}."""
+    return {
+        f.name: f.metadata["schedule"]
+        for f in dataclasses.fields(config)
+        if f.metadata.get("schedule")
+    }
 
 
 def dynamic_names(config: Any) -> tuple[str, ...]:

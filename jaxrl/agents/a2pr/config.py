@@ -40,7 +40,7 @@ class A2PRConfig(TD3FamilyConfig):
     # online, the mask decays linearly to this fraction; 1: no decay
     min_mask_coef: float = dynamic(0.5)
     # online gradient steps of that decay (set: online steps)
-    mask_decay_steps: int = dynamic(1_000_000)
+    mask_decay_steps: int = dynamic(1_000_000, schedule="online")
     # VAE learning rate × this at the switch; 0 freezes it
     online_vae_lr_factor: float = dynamic(1.0)
     value_lr: float = dynamic(3e-4)  # Adam learning rate of V

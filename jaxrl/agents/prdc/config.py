@@ -35,7 +35,7 @@ class PRDCConfig(TD3FamilyConfig):
     constraint_coef: float = dynamic(1.0)  # weight of MSE(π(s), a_nn) offline (the reference: 1)
     min_decay_coef: float = dynamic(0.5)  # online floor of the constraint weight's linear decay
     # online gradient steps over which it decays to the floor
-    bc_decay_steps: int = dynamic(1_000_000)
+    bc_decay_steps: int = dynamic(1_000_000, schedule="online")
 
     def data_needs(self) -> DataNeeds:
         """The actor's constraint searches the whole offline dataset inside the update."""

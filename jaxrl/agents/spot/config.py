@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from jaxrl.agents.base import dynamic
+from jaxrl.agents.base import dynamic, schedule_steps
 from jaxrl.agents.families.configs import TD3FamilyConfig
 
 
@@ -25,7 +25,7 @@ class SPOTConfig(TD3FamilyConfig):
     critic_output_scale: float = 1e-2  # small init of the critics' output layer
     vae_hidden_dims: tuple[int, ...] = (750, 750)  # encoder and decoder MLPs
     vae_latent_dim: int = 0  # size of z; 0 means 2·|A|
-    vae_steps: int = 100_000  # leading offline steps that train only the VAE
+    vae_steps: int = schedule_steps(100_000, "offline")  # leading offline steps: VAE only
     num_samples: int = 1  # latent samples in the density estimate
     iwae: bool = False  # importance-weighted estimate instead of the ELBO
     reset_optimizers: bool = True  # fresh actor and critic Adam states at the switch
@@ -33,7 +33,8 @@ class SPOTConfig(TD3FamilyConfig):
     lambd: float = dynamic(0.05)  # λ: weight of the −log π_β(π(s)|s) penalty
     lambd_cool: bool = True  # online, λ_t = λ·max(λ_end, 1 − t/cool_steps)
     lambd_end: float = dynamic(0.2)  # smallest λ factor when cooling
-    cool_steps: int = dynamic(1_000_000)  # online gradient steps over which λ would cool to 0
+    # online gradient steps over which λ would cool to 0
+    cool_steps: int = dynamic(1_000_000, schedule="online")
     online_discount: float = dynamic(0.99)  # γ after the switch (CORL antmaze: 0.995)
     actor_lr: float = dynamic(1e-4)  # Adam learning rate of the actor
     vae_lr: float = dynamic(1e-3)  # Adam learning rate of the VAE

@@ -34,4 +34,4 @@ class TD3BCConfig(TD3FamilyConfig):
     # online β_actor floor of the linear decay; 1 means no decay
     min_decay_coef: float = dynamic(1.0)
     # online gradient steps over which β_actor decays to it
-    bc_decay_steps: int = dynamic(1_000_000)
+    bc_decay_steps: int = dynamic(1_000_000, schedule="online")
