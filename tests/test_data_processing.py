@@ -24,6 +24,7 @@ from tests.helpers import random_arrays, tiny_config
 REFERENCE_PROCESSING = {
     "default": (True, "return_range"),  # the default job is IQL
     "gpu": (True, "return_range"),
+    "sweep_iql_temperature": (True, "return_range"),
     "iql": (True, "return_range"),
     "xql": (False, "return_range"),
     "fdvl": (False, "return_range"),

@@ -22,6 +22,8 @@ def get_config():
         eval_every=500,
         eval_episodes=3,
         batch_size=128,
+        normalize_obs=True,  # IQL's data processing, as experiments/configs/iql.py
+        reward_normalization="return_range",
     )
     c.sweep = json.dumps({"agent.beta": [1.0, 3.0, 10.0]})
     return c
