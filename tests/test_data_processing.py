@@ -193,3 +193,12 @@ def test_normalize_obs_offline_and_online(algo, shifted_path):
     row0 = np.asarray(states.buffer.data.obs)[0, 0]
     np.testing.assert_allclose(row0, norm(first_obs[0]), rtol=1e-5, atol=1e-6)
     assert np.abs(row0 - first_obs[0]).mean() > 1.0
+
+
+@pytest.mark.parametrize("name", ["default", "gpu", "iql", "sweep_iql_temperature"])
+def test_iql_configs_cosine_anneal_the_actor_over_the_offline_steps(name):
+    c = importlib.import_module(f"experiments.configs.{name}").get_config()
+    assert c.agent.actor_lr_schedule == "cosine"
+    assert c.agent.actor_lr_decay_steps == c.offline_steps
+    c.offline_steps = 2 * c.offline_steps  # a command-line override moves T_max with it
+    assert c.to_dict()["agent"]["actor_lr_decay_steps"] == c.offline_steps

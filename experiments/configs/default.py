@@ -64,4 +64,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.sweep_mode = "grid"  # grid | random (sweep_samples draws, seeded by sweep_seed)
     c.sweep_samples = 0  # settings drawn in random mode
     c.sweep_seed = 0  # seed of the random draws
+    # CORL's actor learning rate: cosine-annealed over the offline steps (periodic; it climbs
+    # back during fine-tuning, as CORL's scheduler keeps stepping); a reference, so
+    # --config.offline_steps moves it.
+    c.agent.actor_lr_schedule = "cosine"
+    c.agent.actor_lr_decay_steps = c.get_ref("offline_steps")
     return c

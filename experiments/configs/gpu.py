@@ -4,7 +4,7 @@ from experiments.configs._base import with_overrides
 
 
 def get_config():
-    return with_overrides(
+    c = with_overrides(
         "iql",
         agent={"hidden_dims": (256, 256)},
         dataset_preset="d4rl",
@@ -17,3 +17,9 @@ def get_config():
         normalize_obs=True,  # IQL's data processing, as the default job (iql.py)
         reward_normalization="return_range",
     )
+    # CORL's actor learning rate: cosine-annealed over the offline steps (periodic; it climbs
+    # back during fine-tuning, as CORL's scheduler keeps stepping); a reference, so
+    # --config.offline_steps moves it.
+    c.agent.actor_lr_schedule = "cosine"
+    c.agent.actor_lr_decay_steps = c.get_ref("offline_steps")
+    return c

@@ -25,5 +25,10 @@ def get_config():
         normalize_obs=True,  # IQL's data processing, as experiments/configs/iql.py
         reward_normalization="return_range",
     )
+    # CORL's actor learning rate: cosine-annealed over the offline steps (periodic; it climbs
+    # back during fine-tuning, as CORL's scheduler keeps stepping); a reference, so
+    # --config.offline_steps moves it.
+    c.agent.actor_lr_schedule = "cosine"
+    c.agent.actor_lr_decay_steps = c.get_ref("offline_steps")
     c.sweep = json.dumps({"agent.beta": [1.0, 3.0, 10.0]})
     return c

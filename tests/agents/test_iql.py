@@ -1,5 +1,7 @@
 """IQL (ALGORITHMS.md §4.1): its own loss terms and the composed update against numpy."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -64,3 +66,29 @@ def test_iql_refuses_unknown_reductions():
         make_agent("iql", agent_config("iql", {"q_reduction": "median"}), SPEC)
     with pytest.raises(ValueError, match="critic_loss='l1'; allowed"):
         make_agent("iql", agent_config("iql", {"critic_loss": "l1"}), SPEC)
+
+
+def test_iql_cosine_actor_lr_follows_corl_cosine_annealing():
+    """CORL's `CosineAnnealingLR(T_max=4)`, stepped after every actor update and never reset:
+    rates 1, .854, .5, .146, 0, .146, .5, .854 × actor_lr for gradient steps 0–7 (the
+    schedule climbs back after T, as CORL's does during fine-tuning); the other optimizers and
+    the "constant" default keep their rate."""
+    lr = 3e-4
+    config = agent_config(
+        "iql", {"hidden_dims": (8,), "actor_lr_schedule": "cosine", "actor_lr_decay_steps": 4}
+    )
+    agent = make_agent("iql", config, SPEC)
+    state = agent.init(jax.random.key(0))
+    update = jax.jit(agent.update)
+    seen = []
+    for _ in range(8):
+        state, _ = update(state, _batch(), jax.random.key(1))
+        seen.append(float(state.opt_states["actor"].hyperparams["learning_rate"]))
+        assert float(state.opt_states["critic"].hyperparams["learning_rate"]) == pytest.approx(lr)
+    expected = [lr * 0.5 * (1 + math.cos(math.pi * t / 4)) for t in range(8)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-5, atol=1e-12)
+    plain = make_agent("iql", agent_config("iql", {"hidden_dims": (8,)}), SPEC)
+    s, _ = jax.jit(plain.update)(plain.init(jax.random.key(0)), _batch(), jax.random.key(1))
+    assert float(s.opt_states["actor"].hyperparams["learning_rate"]) == pytest.approx(lr)
+    with pytest.raises(ValueError, match="actor_lr_schedule='linear'; allowed"):
+        make_agent("iql", agent_config("iql", {"actor_lr_schedule": "linear"}), SPEC)

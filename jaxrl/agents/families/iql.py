@@ -207,6 +207,7 @@ def make_update(
     q_reduction: str = "min",
     target_clip: tuple[float, float] | None = None,
     max_weight: float = 100.0,
+    actor_lr_period: int = 0,
 ) -> Callable[[AgentState, Transition, jax.Array], tuple[AgentState, dict[str, jax.Array]]]:
     """One IQL-family gradient step: V, the AWR actor and the TD critic, then Polyak on Q̄.
 
@@ -218,6 +219,9 @@ def make_update(
       q_reduction: how the target critics make Q̄: "min" or "quantile" (ρ = hp.q_quantile).
       target_clip: clip of the TD target, or None.
       max_weight: clip of the AWR weights.
+      actor_lr_period: T > 0 steps the actor's learning rate as CORL's
+        `CosineAnnealingLR(T_max=T)` does, `actor_lr · ½(1 + cos(π t / T))` at gradient step t
+        (periodic: after T it climbs back, and it keeps stepping online); 0: constant.
 
     The hyperparameters read are "beta" (AWR inverse temperature), "discount", "tau" (and
     "q_quantile" for the quantile reduction), besides those the two losses read.
@@ -256,6 +260,10 @@ def make_update(
         a_loss, grads["actor"] = jax.value_and_grad(awr_actor_loss)(
             params["actor"], nets.actor, batch, weights, nets.deterministic_actor
         )
+        if actor_lr_period > 0:
+            opts["actor"] = base.set_learning_rate(
+                opts["actor"], cosine_annealing(hp.actor_lr, state.step, actor_lr_period)
+            )
         for name in ("value", "critic", "actor") if order == "iql" else ("critic", "actor"):
             params[name], opts[name] = base.apply_grads(
                 txs[name], params[name], opts[name], grads[name]
@@ -274,6 +282,13 @@ def make_update(
         return new_state, metrics
 
     return update
+
+
+def cosine_annealing(lr: jax.Array, step: jax.Array, period: int) -> jax.Array:
+    """PyTorch's `CosineAnnealingLR(T_max=period, eta_min=0)` in closed form: the rate of
+    gradient step `step` (0-based), `lr · ½(1 + cos(π · step / period))`, periodic in
+    2·period (CORL `finetune/iql.py` steps it once per actor update, fine-tuning included)."""
+    return lr * 0.5 * (1.0 + jnp.cos(jnp.pi * step.astype(jnp.float32) / period))
 
 
 def make_agent(

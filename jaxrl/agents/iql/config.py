@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from jaxrl.agents.base import AgentConfig, dynamic
+from jaxrl.agents.base import AgentConfig, dynamic, schedule_steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +29,9 @@ class IQLConfig(AgentConfig):
     discount: float = dynamic(0.99)  # γ
     tau: float = dynamic(0.005)  # Polyak rate of the target Q
     actor_lr: float = dynamic(3e-4)  # Adam learning rate of the actor
+    # "constant" | "cosine": CORL's CosineAnnealingLR over actor_lr_decay_steps (periodic)
+    actor_lr_schedule: str = "constant"
+    actor_lr_decay_steps: int = schedule_steps(1_000_000, "offline")  # its T_max
     critic_lr: float = dynamic(3e-4)  # Adam learning rate of the twin Q
     value_lr: float = dynamic(3e-4)  # Adam learning rate of V
     # σ of the deterministic actor's online noise (clip 0.5)
