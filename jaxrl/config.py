@@ -46,6 +46,10 @@ class TrainConfig:
     chunk_length: int = (
         1_000  # steps compiled into one chunk (gradient steps offline, env steps online)
     )
+    # "interleaved": utd updates after every env step | "after_chunk": the chunk's env steps
+    # with the policy fixed, then chunk_length × utd / num_envs updates (Cal-QL: one
+    # trajectory, then as many updates; chunk_length = the episode length)
+    online_updates: str = "interleaved"
     retention: str = "append"  # offline data online: "append" | "mixed" | "none"
     offline_ratio: float = 0.5  # share of offline rows in a batch when retention == "mixed"
     buffer_capacity: int = 0  # online buffer rows; 0 means online_steps (rounded up to num_envs)
@@ -114,6 +118,7 @@ def validate(config: TrainConfig, dataset_size: int | None = None) -> None:
     _allowed("task", config.task, TASKS)
     _allowed("retention", config.retention, RETENTION_MODES)
     _allowed("warmup_policy", config.warmup_policy, ("agent", "random"))
+    _allowed("online_updates", config.online_updates, ("interleaved", "after_chunk"))
     _allowed("on_divergence", config.on_divergence, DIVERGENCE_MODES)
     _allowed("sampler", config.sampler, SAMPLERS)
     _allowed("reward_normalization", config.reward_normalization, REWARD_NORMALIZATIONS)

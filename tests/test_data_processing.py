@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from jaxrl import data
+from jaxrl.agents.registry import agent_config
 from jaxrl.config import ConfigError, from_mapping, validate
 from jaxrl.data import DatasetError
 from jaxrl.run import build, init_states
@@ -52,6 +53,19 @@ REFERENCE_PROCESSING = {
 def test_config_files_process_data_as_their_references(name):
     c = importlib.import_module(f"experiments.configs.{name}").get_config()
     assert (c.normalize_obs, c.reward_normalization) == REFERENCE_PROCESSING[name]
+
+
+def test_td3bc_config_counts_the_policy_delay_as_its_reference():
+    c = importlib.import_module("experiments.configs.td3bc").get_config()
+    assert c.agent.one_based_delay is True  # sfujim/TD3_BC, CORL: the actor's first step is 2nd
+
+
+def test_spot_config_has_the_locomotion_references_actor():
+    """thuml/SPOT (locomotion): actor dropout 0.1 and lr 3e-4; the library keeps CORL's."""
+    c = importlib.import_module("experiments.configs.spot").get_config()
+    assert (c.agent.actor_dropout, c.agent.actor_lr) == (0.1, 3e-4)
+    default = agent_config("spot")
+    assert (default.actor_dropout, default.actor_lr) == (0.0, 1e-4)
 
 
 # --- return-range reward normalization -----------------------------------------------------------
@@ -195,7 +209,7 @@ def test_normalize_obs_offline_and_online(algo, shifted_path):
     assert np.abs(row0 - first_obs[0]).mean() > 1.0
 
 
-@pytest.mark.parametrize("name", ["default", "gpu", "iql", "sweep_iql_temperature"])
+@pytest.mark.parametrize("name", ["default", "gpu", "iql", "sweep_iql_temperature", "riql"])
 def test_iql_configs_cosine_anneal_the_actor_over_the_offline_steps(name):
     c = importlib.import_module(f"experiments.configs.{name}").get_config()
     assert c.agent.actor_lr_schedule == "cosine"

@@ -29,6 +29,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.num_envs = 1  # parallel environments per run online
     c.utd = 1  # gradient steps per environment step
     c.chunk_length = 1_000  # steps per compiled chunk
+    # utd updates after each env step | "after_chunk": the chunk's env steps with the policy
+    # fixed, then their updates (Cal-QL's loop)
+    c.online_updates = "interleaved"
     # Half of every online batch from the dataset (Cal-QL, RLPD style): with "append" (CORL)
     # the 100k offline rows drown the first 10k online ones and fine-tuning barely moves.
     c.retention = "mixed"  # offline data online: append | mixed | none

@@ -1,7 +1,9 @@
 """SPOT: the first 2k offline steps pre-train the VAE (CORL: 100k of 1.1M), TD3 with the
 density penalty after them; online, λ cools linearly over the online updates to λ_end.
 Observations are standardized by the dataset's statistics offline, online and in evaluation
-(thuml/SPOT `main.py`, CORL)."""
+(thuml/SPOT `main.py`, CORL). The actor is thuml/SPOT's, the locomotion reference: dropout 0.1
+on its hidden layers while training and learning rate 3e-4 (CORL's antmaze/adroit SPOT: no
+dropout, 1e-4, the library's defaults)."""
 
 from experiments.configs._base import with_overrides
 
@@ -19,6 +21,8 @@ def get_config():
             "lambd_cool": True,
             "lambd_end": 0.2,
             "vae_hidden_dims": (256, 256),  # 750×750 in the reference; CPU-sized here
+            "actor_dropout": 0.1,
+            "actor_lr": 3e-4,
         },
         retention="append",
         offline_steps=OFFLINE_STEPS,

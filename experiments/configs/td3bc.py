@@ -3,7 +3,8 @@
 CORL has no TD3+BC fine-tuning; online this keeps the offline loss (min_decay_coef 1) with
 exploration noise 0.1 and 50/50 mixed batches. Observations are normalized with the dataset's
 mean and std (+1e-3), offline, online and in evaluation, as the reference does
-(`normalize_obs=True`).
+(`normalize_obs=True`). The policy delay counts steps from 1, as the reference's `total_it`
+(the actor first updates on the second step).
 """
 
 from experiments.configs._base import with_overrides
@@ -11,5 +12,9 @@ from experiments.configs._base import with_overrides
 
 def get_config():
     return with_overrides(
-        "td3bc", agent={"alpha": 2.5}, retention="mixed", offline_ratio=0.5, normalize_obs=True
+        "td3bc",
+        agent={"alpha": 2.5, "one_based_delay": True},
+        retention="mixed",
+        offline_ratio=0.5,
+        normalize_obs=True,
     )

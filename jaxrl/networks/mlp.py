@@ -69,6 +69,19 @@ def default_init(mode: str = "xavier") -> Initializer:
     raise ValueError(f"unknown init mode {mode!r}; allowed: {INIT_MODES}")
 
 
+def scaled_init(mode: str, scale: float) -> Initializer:
+    """A hidden layer's initializer at another scale: orthogonal with gain `scale`, or the
+    variance scaling of xavier (fan_avg, uniform) / lecun (fan_in, normal) times `scale`
+    (WSRL's `kernel_scale_final`: orthogonal(1e-2) on the last hidden layer)."""
+    if mode == "orthogonal":
+        return orthogonal(scale)
+    if mode == "xavier":
+        return nn.initializers.variance_scaling(scale, "fan_avg", "uniform")
+    if mode == "lecun":
+        return nn.initializers.variance_scaling(scale, "fan_in", "truncated_normal")
+    raise ValueError(f"unknown init mode {mode!r}; allowed: {INIT_MODES}")
+
+
 def output_init(mode: str = "xavier", scale: float | None = None) -> Initializer:
     """Kernel initializer for an output layer; `scale` shrinks it (e.g. 1e-2 in Cal-QL, WSRL)."""
     if scale is None:
@@ -76,6 +89,13 @@ def output_init(mode: str = "xavier", scale: float | None = None) -> Initializer
     if mode == "orthogonal":
         return orthogonal(scale)
     return nn.initializers.variance_scaling(scale, "fan_avg", "uniform")
+
+
+def dropout(x: jax.Array, rate: float, key: jax.Array) -> jax.Array:
+    """Inverted dropout: each element kept with probability 1 − rate and scaled by 1/(1 − rate)
+    (`torch.nn.Dropout` in training mode)."""
+    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+    return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
 class MLP(nn.Module):
@@ -86,6 +106,10 @@ class MLP(nn.Module):
       layer_norm: one of `LAYER_NORM_MODES`.
       init: one of `INIT_MODES` for hidden kernels.
       activate_final: also apply the activation (and norm) after the last layer.
+      dropout_rate: dropout after every hidden Dense, applied only when the call is given a
+        `dropout_key` (training); thuml/SPOT's actor: `nn.Sequential(Linear, Dropout(0.1))`.
+      last_hidden_scale: None, or the last hidden layer's init at this scale (`scaled_init`;
+        WSRL's `kernel_scale_final` 1e-2, LayerNorm after it).
     """
 
     hidden_dims: Sequence[int]
@@ -93,13 +117,24 @@ class MLP(nn.Module):
     init_mode: str = "xavier"
     activate_final: bool = True
     activation: Callable[[jax.Array], jax.Array] = nn.relu
+    dropout_rate: float = 0.0
+    last_hidden_scale: float | None = None
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, dropout_key: jax.Array | None = None) -> jax.Array:
         if self.layer_norm not in LAYER_NORM_MODES:
             raise ValueError(f"layer_norm={self.layer_norm!r}; allowed: {LAYER_NORM_MODES}")
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise ValueError(f"dropout_rate={self.dropout_rate}; it must lie in [0, 1)")
         for i, width in enumerate(self.hidden_dims):
-            x = nn.Dense(width, kernel_init=default_init(self.init_mode))(x)
+            last = i + 1 == len(self.hidden_dims)
+            if last and self.last_hidden_scale is not None:
+                kernel_init = scaled_init(self.init_mode, self.last_hidden_scale)
+            else:
+                kernel_init = default_init(self.init_mode)
+            x = nn.Dense(width, kernel_init=kernel_init)(x)
+            if dropout_key is not None and self.dropout_rate > 0.0:
+                x = dropout(x, self.dropout_rate, jax.random.fold_in(dropout_key, i))
             if i + 1 < len(self.hidden_dims) or self.activate_final:
                 if self.layer_norm == "before_act":
                     x = nn.LayerNorm()(x)

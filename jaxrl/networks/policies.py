@@ -35,12 +35,18 @@ class GaussianPolicy(nn.Module):
     log_std_min: float = -20.0
     log_std_max: float = 2.0
     output_scale: float | None = None
+    last_hidden_scale: float | None = None  # `MLP.last_hidden_scale` (WSRL: 1e-2)
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
         if self.std_mode not in STD_MODES:
             raise ValueError(f"std_mode={self.std_mode!r}; allowed: {STD_MODES}")
-        x = MLP(self.hidden_dims, self.layer_norm, self.init_mode)(obs)
+        x = MLP(
+            self.hidden_dims,
+            self.layer_norm,
+            self.init_mode,
+            last_hidden_scale=self.last_hidden_scale,
+        )(obs)
         out_init = output_init(self.init_mode, self.output_scale)
         mean = nn.Dense(self.action_dim, kernel_init=out_init)(x)
         if self.tanh_mean:
@@ -58,17 +64,21 @@ class GaussianPolicy(nn.Module):
 
 
 class DeterministicPolicy(nn.Module):
-    """a = tanh(MLP(s)) (TD3+BC, ReBRAC, PRDC)."""
+    """a = tanh(MLP(s)) (TD3+BC, ReBRAC, PRDC); with `dropout_rate`, the hidden layers drop out
+    when the call is given a `dropout_key` (thuml/SPOT trains so; acting passes no key)."""
 
     action_dim: int
     hidden_dims: Sequence[int] = (256, 256)
     layer_norm: str = "none"
     init_mode: str = "xavier"
     output_scale: float | None = None
+    dropout_rate: float = 0.0
 
     @nn.compact
-    def __call__(self, obs: jax.Array) -> jax.Array:
-        x = MLP(self.hidden_dims, self.layer_norm, self.init_mode)(obs)
+    def __call__(self, obs: jax.Array, dropout_key: jax.Array | None = None) -> jax.Array:
+        x = MLP(self.hidden_dims, self.layer_norm, self.init_mode, dropout_rate=self.dropout_rate)(
+            obs, dropout_key
+        )
         out = nn.Dense(self.action_dim, kernel_init=output_init(self.init_mode, self.output_scale))(
             x
         )

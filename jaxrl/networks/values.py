@@ -18,10 +18,16 @@ class ValueNetwork(nn.Module):
     layer_norm: str = "none"
     init_mode: str = "xavier"
     output_scale: float | None = None
+    last_hidden_scale: float | None = None  # `MLP.last_hidden_scale` (WSRL: 1e-2)
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        x = MLP(self.hidden_dims, self.layer_norm, self.init_mode)(obs)
+        x = MLP(
+            self.hidden_dims,
+            self.layer_norm,
+            self.init_mode,
+            last_hidden_scale=self.last_hidden_scale,
+        )(obs)
         return nn.Dense(1, kernel_init=output_init(self.init_mode, self.output_scale))(x)[..., 0]
 
 
@@ -45,6 +51,7 @@ class QEnsemble(nn.Module):
     layer_norm: str = "none"
     init_mode: str = "xavier"
     output_scale: float | None = None
+    last_hidden_scale: float | None = None
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
@@ -56,6 +63,10 @@ class QEnsemble(nn.Module):
             out_axes=0,
             axis_size=self.num,
         )
-        return ensemble(self.hidden_dims, self.layer_norm, self.init_mode, self.output_scale)(
-            obs, action
-        )
+        return ensemble(
+            self.hidden_dims,
+            self.layer_norm,
+            self.init_mode,
+            self.output_scale,
+            self.last_hidden_scale,
+        )(obs, action)

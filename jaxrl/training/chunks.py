@@ -245,12 +245,16 @@ def make_online_chunk(
 
     Each step acts in `num_envs` environments (exploration policy, or the warm-up policy),
     appends the transitions with their true final observations to the buffer, and, once
-    `warmup_steps` transitions are collected, runs `utd` updates on mixed batches.
+    `warmup_steps` transitions are collected, runs `utd` updates on mixed batches: after each
+    env step (`config.online_updates="interleaved"`), or all of them after the chunk's env
+    steps, with the policy fixed while it collects ("after_chunk": Cal-QL's loop, one
+    trajectory then as many updates, when `chunk_length` is the episode length).
 
     Args:
       dataset_size: rows in the dataset (for "append" retention).
       mc_discount: when set, Monte-Carlo returns of finished online episodes are recomputed
-        at the end of every chunk (Cal-QL's online calibration).
+        at the end of every chunk ("after_chunk": before its updates), Cal-QL's online
+        calibration.
       obs_normalizer: applied to observations before the agent acts on them and before they
         enter the buffer (`jaxrl.data.ObsNormalizer`, fixed from the dataset); None: raw.
       reward_scale: the factor of online rewards before `config.reward_bias`, the one the
@@ -262,8 +266,8 @@ def make_online_chunk(
     spec = env.spec
     steps = config.chunk_length // n_env
 
-    def one_step(ts: TrainState, dataset: Transition, learner: Agent):
-        key, act_key, rand_key, sample_key, update_key = jax.random.split(ts.key, 5)
+    def act_and_store(ts: TrainState, act_key: jax.Array, rand_key: jax.Array):
+        """One env step of all envs with the exploration (or warm-up) policy, stored."""
         obs = norm(ts.env.obs)
         actions = jax.vmap(agent.act, in_axes=(None, 0, 0, None))(
             ts.agent, obs, jax.random.split(act_key, n_env), False
@@ -296,17 +300,33 @@ def make_online_chunk(
                 )
             )
         buffer = _add_unless_frozen(ts.buffer, rows, ts.frozen)
-        env_steps = ts.env_steps + n_env
+        episode = {
+            "episodes": jnp.sum(out.done),
+            "return_sum": jnp.sum(out.episode_return * out.done),
+        }
+        return env_state, buffer, episode
 
+    def learn_step(ts, buffer, dataset, learner, sample_key, update_key, learn):
+        """`utd` updates on mixed batches when `learn`; the agent state is kept otherwise."""
         ratio = offline_fraction(config.retention, ts.offline_ratio, dataset_size, buffer.size)
         batches = jax.vmap(lambda k: mixed_sample(dataset, buffer, k, config.batch_size, ratio))(
             jax.random.split(sample_key, config.utd)
         )
         new_agent, metrics = _utd_update(learner, ts.agent, batches, update_key)
-        learn = env_steps > config.warmup_steps
         losses_ok = _all_finite(metrics) | ~learn
         agent_state = jax.tree.map(lambda n, o: jnp.where(learn, n, o), new_agent, ts.agent)
         metrics = {k: jnp.where(learn, v, jnp.nan) for k, v in metrics.items()}
+        return agent_state, metrics, losses_ok, ratio
+
+    def one_step(ts: TrainState, dataset: Transition, learner: Agent):
+        """online_updates="interleaved": one env step, then `utd` updates."""
+        key, act_key, rand_key, sample_key, update_key = jax.random.split(ts.key, 5)
+        env_state, buffer, episode = act_and_store(ts, act_key, rand_key)
+        env_steps = ts.env_steps + n_env
+        learn = env_steps > config.warmup_steps
+        agent_state, metrics, losses_ok, ratio = learn_step(
+            ts, buffer, dataset, learner, sample_key, update_key, learn
+        )
         ts = ts.replace(
             agent=agent_state,
             buffer=buffer,
@@ -315,20 +335,50 @@ def make_online_chunk(
             env_steps=env_steps,
             grad_steps=ts.grad_steps + jnp.where(learn, config.utd, 0),
         )
-        episode = {
-            "episodes": jnp.sum(out.done),
-            "return_sum": jnp.sum(out.episode_return * out.done),
-            "offline_fraction": ratio,
-        }
-        return ts, (metrics, episode, losses_ok)
+        return ts, (metrics, {**episode, "offline_fraction": ratio}, losses_ok)
+
+    def collect_step(ts: TrainState):
+        """online_updates="after_chunk", first part: one env step with the fixed policy."""
+        key, act_key, rand_key = jax.random.split(ts.key, 3)
+        env_state, buffer, episode = act_and_store(ts, act_key, rand_key)
+        ts = ts.replace(buffer=buffer, env=env_state, key=key, env_steps=ts.env_steps + n_env)
+        return ts, episode
+
+    def update_step(ts: TrainState, i: jax.Array, start: jax.Array, dataset, learner):
+        """online_updates="after_chunk", second part: the `utd` updates of the chunk's i-th env
+        step (made when that step was past the warm-up, as the interleaved loop would)."""
+        key, sample_key, update_key = jax.random.split(ts.key, 3)
+        learn = start + (i + 1) * n_env > config.warmup_steps
+        agent_state, metrics, losses_ok, ratio = learn_step(
+            ts, ts.buffer, dataset, learner, sample_key, update_key, learn
+        )
+        ts = ts.replace(
+            agent=agent_state,
+            key=key,
+            grad_steps=ts.grad_steps + jnp.where(learn, config.utd, 0),
+        )
+        return ts, (metrics, ratio, losses_ok)
+
+    def mc_returns(ts: TrainState) -> TrainState:
+        if mc_discount is None:
+            return ts
+        return ts.replace(buffer=recompute_mc_returns(ts.buffer, n_env, mc_discount))
 
     def chunk(ts: TrainState, dataset: Transition):
         learner = with_dataset(agent, dataset)
-        ts, (metrics, episode, losses_ok) = jax.lax.scan(
-            lambda s, _: one_step(s, dataset, learner), ts, None, length=steps
-        )
-        if mc_discount is not None:
-            ts = ts.replace(buffer=recompute_mc_returns(ts.buffer, n_env, mc_discount))
+        if config.online_updates == "after_chunk":
+            start = ts.env_steps
+            ts, episode = jax.lax.scan(lambda s, _: collect_step(s), ts, None, length=steps)
+            ts = mc_returns(ts)  # the collected episodes' returns-to-go, before the updates
+            ts, (metrics, ratios, losses_ok) = jax.lax.scan(
+                lambda s, i: update_step(s, i, start, dataset, learner), ts, jnp.arange(steps)
+            )
+            episode = {**episode, "offline_fraction": ratios}
+        else:
+            ts, (metrics, episode, losses_ok) = jax.lax.scan(
+                lambda s, _: one_step(s, dataset, learner), ts, None, length=steps
+            )
+            ts = mc_returns(ts)
         out = {k: jnp.nanmean(v) for k, v in metrics.items()}
         n_episodes = jnp.sum(episode["episodes"])
         out["train_episodes"] = n_episodes

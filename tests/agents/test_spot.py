@@ -106,6 +106,60 @@ def test_spot_losses_match_numpy(vae_setup):
     np.testing.assert_allclose(loss, ref, rtol=1e-5)
 
 
+def test_actor_dropout_is_torch_dropout_on_each_hidden_layer():
+    """thuml/SPOT's actor: Linear → Dropout(p) → ReLU per hidden layer, in training only."""
+    b, p = _batch(), 0.25
+    plain, dropping = (
+        DeterministicPolicy(ACT, (8, 8)),
+        DeterministicPolicy(ACT, (8, 8), dropout_rate=p),
+    )
+    params = _init(plain, 2, b.obs)
+    assert jax.tree.structure(_init(dropping, 2, b.obs)) == jax.tree.structure(params)
+    # Without a key (acting, evaluation) the dropping actor is the plain one.
+    np.testing.assert_array_equal(dropping.apply(params, b.obs), plain.apply(params, b.obs))
+    key = jax.random.key(5)
+    w = params["params"]
+    x = N(b.obs)
+    for i, name in enumerate(("Dense_0", "Dense_1")):
+        layer = w["MLP_0"][name]
+        z = x @ N(layer["kernel"]) + N(layer["bias"])
+        keep = N(jax.random.bernoulli(jax.random.fold_in(key, i), 1 - p, z.shape))
+        x = np.maximum(z * keep / (1 - p), 0.0)
+    ref = np.tanh(x @ N(w["Dense_0"]["kernel"]) + N(w["Dense_0"]["bias"]))
+    np.testing.assert_allclose(dropping.apply(params, b.obs, key), ref, rtol=1e-5, atol=1e-6)
+    # The mask keeps a fraction 1 − p and rescales what it keeps.
+    from jaxrl.networks.mlp import dropout
+
+    ones = jnp.ones((200_000,))
+    dropped = N(dropout(ones, p, jax.random.key(0)))
+    assert abs(np.mean(dropped == 0.0) - p) < 0.005
+    np.testing.assert_allclose(dropped[dropped > 0], 1 / (1 - p), rtol=1e-6)
+
+
+def test_actor_dropout_enters_the_update_not_the_actions():
+    """With dropout 0.1 the update moves otherwise than without, and acting stays deterministic."""
+    config = {**CONFIG, "vae_steps": 0}
+    spec, b = EnvSpec(OBS, ACT), _batch()
+    agents = {
+        rate: make_agent("spot", agent_config("spot", {**config, "actor_dropout": rate}), spec)
+        for rate in (0.0, 0.1)
+    }
+    states = {rate: a.init(jax.random.key(0)) for rate, a in agents.items()}
+    chex.assert_trees_all_equal(states[0.0].params, states[0.1].params)
+    updates = {r: jax.jit(a.update) for r, a in agents.items()}
+    for _ in range(2):  # the second step updates the actor (policy_delay 2)
+        states = {r: updates[r](states[r], b, jax.random.key(1))[0] for r in states}
+    assert not np.allclose(
+        states[0.0].params["actor"]["params"]["Dense_0"]["kernel"],
+        states[0.1].params["actor"]["params"]["Dense_0"]["kernel"],
+    )
+    acted = agents[0.1].act(states[0.1], b.obs, jax.random.key(2), True)
+    no_dropout = DeterministicPolicy(ACT, CONFIG["actor_hidden_dims"], output_scale=1e-2)
+    np.testing.assert_allclose(acted, no_dropout.apply(states[0.1].params["actor"], b.obs))
+    with pytest.raises(ValueError, match=r"actor_dropout=1.0.*\[0, 1\)"):
+        make_agent("spot", agent_config("spot", {**config, "actor_dropout": 1.0}), spec)
+
+
 def test_current_lambda_matches_numpy():
     """λ offline; online (and cooling) λ·max(λ_end, 1 − t/T), t = step − switch + 1."""
     hp = make_hparams(lambd=0.3, lambd_end=0.25, cool_steps=40.0)

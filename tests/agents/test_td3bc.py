@@ -100,6 +100,23 @@ def test_policy_delay_keeps_actor_and_targets_between_policy_steps(built):
     chex.assert_trees_all_equal(s0.target_params, s0.params)
 
 
+def test_one_based_delay_first_updates_the_actor_on_the_second_step():
+    """`one_based_delay=True`: the PyTorch references' count (`total_it += 1` first), so steps
+    0, 2, … train the critic only and steps 1, 3, … the actor and the targets too."""
+    config = agent_config("td3bc", {**TINY["td3bc"], "one_based_delay": True})
+    agent = make_agent("td3bc", config, SPEC)
+    update = jax.jit(agent.update)
+    s0 = agent.init(jax.random.key(0))
+    s1, _ = update(s0, _batch(seed=1), jax.random.key(1))
+    s2, _ = update(s1, _batch(seed=2), jax.random.key(2))
+    chex.assert_trees_all_equal(s0.params["actor"], s1.params["actor"])
+    chex.assert_trees_all_equal(s0.target_params, s1.target_params)
+    assert _changed(s0.params["critic"], s1.params["critic"])
+    assert _changed(s1.params["actor"], s2.params["actor"])
+    assert _changed(s1.target_params, s2.target_params)
+    assert agent_config("td3bc").one_based_delay is False  # the library default: CORL JAX's
+
+
 def test_no_recompilation_across_the_switch(built):
     agent, update, traces = built
     switch = jax.jit(agent.to_online)

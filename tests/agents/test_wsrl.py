@@ -188,3 +188,34 @@ def test_wsrl_losses_called_directly_match_numpy():
     alpha, gap = np.log1p(np.exp(0.3)), -np.mean(np.asarray(logp_next)) + 2.0
     np.testing.assert_allclose(t_loss, alpha * gap, rtol=1e-6)
     np.testing.assert_allclose(float(new), 0.3 - 1e-4 * np.sign(gap), rtol=1e-6)
+
+
+def test_initialization_is_wsrls():
+    """Orthogonal(√2) everywhere, heads included; the last hidden layer orthogonal(1e-2), then
+    LayerNorm (`wsrl/networks/mlp.py` `kernel_scale_final`): every kernel's singular values
+    equal its gain."""
+    config = agent_config(
+        "wsrl", {"actor_hidden_dims": (16, 16), "critic_hidden_dims": (16, 16), "num_critics": 3}
+    )
+    params = make_agent("wsrl", config, EnvSpec(5, 2)).init(jax.random.key(0)).params
+
+    def singular_values(kernel):
+        return np.linalg.svd(np.asarray(kernel, np.float64), compute_uv=False)
+
+    actor, critic = params["actor"]["params"], params["critic"]["params"]["VmapQNetwork_0"]
+    gains = {
+        "actor first hidden": (actor["MLP_0"]["Dense_0"]["kernel"], np.sqrt(2)),
+        "actor last hidden": (actor["MLP_0"]["Dense_1"]["kernel"], 1e-2),
+        "actor mean head": (actor["Dense_0"]["kernel"], np.sqrt(2)),
+        "actor log-std head": (actor["Dense_1"]["kernel"], np.sqrt(2)),
+    }
+    for j in range(3):
+        gains[f"critic {j} first hidden"] = (critic["MLP_0"]["Dense_0"]["kernel"][j], np.sqrt(2))
+        gains[f"critic {j} last hidden"] = (critic["MLP_0"]["Dense_1"]["kernel"][j], 1e-2)
+        gains[f"critic {j} head"] = (critic["Dense_0"]["kernel"][j], np.sqrt(2))
+    for name, (kernel, gain) in gains.items():
+        np.testing.assert_allclose(singular_values(kernel), gain, rtol=1e-4, err_msg=name)
+    # Cal-QL keeps its own: 1e-2 variance-scaled heads, no special last hidden layer.
+    calql = make_agent("calql", agent_config("calql", TINY["calql"]), EnvSpec(5, 2))
+    head = calql.init(jax.random.key(0)).params["actor"]["params"]["Dense_0"]["kernel"]
+    assert singular_values(head).max() < 0.5

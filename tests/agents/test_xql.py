@@ -192,3 +192,33 @@ def test_beta_sweep_in_one_program_rescaling_keeps_every_beta_finite():
     assert rescaled.all(), rescaled
     assert not plain[0], plain  # β = 0.1: the plain loss diverges
     assert plain[-1], plain  # β = 5: both stay finite
+
+
+@pytest.mark.parametrize("algo", ["xql", "fdvl"])
+def test_cosine_decay_actor_lr_is_optax_cosine_held_at_zero(algo):
+    """XQL's and f-DVL's offline scripts: optax `cosine_decay_schedule(lr, T)`, rates 1, .854,
+    .5, .146 × actor_lr for steps 0–3 and 0 from T = 4 on (no climb back, unlike "cosine");
+    the configs' default, their fine-tuning scripts' choice, is constant."""
+    import math
+
+    import optax
+
+    lr, fields = 3e-4, {"hidden_dims": (8,), "actor_lr_decay_steps": 4}
+    config = agent_config(algo, {**fields, "actor_lr_schedule": "cosine_decay"})
+    agent = make_agent(algo, config, SPEC)
+    state, update, seen = agent.init(jax.random.key(0)), jax.jit(agent.update), []
+    for _ in range(7):
+        state, _ = update(state, _batch(), jax.random.key(1))
+        seen.append(float(state.opt_states["actor"].hyperparams["learning_rate"]))
+    reference = optax.cosine_decay_schedule(lr, 4)
+    np.testing.assert_allclose(seen, [float(reference(t)) for t in range(7)], atol=1e-10)
+    np.testing.assert_allclose(
+        seen[:4], [lr * 0.5 * (1 + math.cos(math.pi * t / 4)) for t in range(4)], rtol=1e-5
+    )
+    assert seen[4:] == [0.0, 0.0, 0.0]
+    assert agent_config(algo).actor_lr_schedule == "constant"
+    with pytest.raises(ValueError, match="actor_lr_schedule='step'; allowed"):
+        make_agent(algo, agent_config(algo, {**fields, "actor_lr_schedule": "step"}), SPEC)
+    with pytest.raises(ValueError, match="actor_lr_decay_steps=0 must be >= 1"):
+        bad = {**fields, "actor_lr_schedule": "cosine", "actor_lr_decay_steps": 0}
+        make_agent(algo, agent_config(algo, bad), SPEC)

@@ -27,7 +27,12 @@ from jaxrl.types import Transition
 def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
     """Builds CQL (or Cal-QL when `config.calibrated`) for `spec`."""
     critic = QEnsemble(
-        config.num_critics, config.critic_hidden_dims, config.layer_norm, config.init, 1e-2
+        config.num_critics,
+        config.critic_hidden_dims,
+        config.layer_norm,
+        config.init,
+        config.output_scale,
+        config.last_hidden_scale,
     )
     actor = GaussianPolicy(
         spec.action_dim,
@@ -35,7 +40,8 @@ def make_cql(config: CQLConfig, spec: EnvSpec) -> Agent:
         layer_norm=config.actor_layer_norm,
         init_mode=config.init,
         std_mode=config.std_mode,
-        output_scale=1e-2,
+        output_scale=config.output_scale,
+        last_hidden_scale=config.last_hidden_scale,
     )
     target_entropy = family.target_entropy(spec.action_dim, config.target_entropy_scale)
     n = config.cql_n_actions

@@ -18,7 +18,9 @@ class CQLConfig(AgentConfig):
     layer_norm: str = "none"  # LayerNorm in the critics (WSRL: "before_act")
     actor_layer_norm: str = "none"  # LayerNorm in the actor (WSRL: "before_act")
     std_mode: str = "calql"  # log-std head, see networks.STD_MODES (WSRL: "state")
-    init: str = "orthogonal"  # √2-gain hidden layers, 1e-2 output (Cal-QL)
+    init: str = "orthogonal"  # √2-gain hidden layers (Cal-QL, WSRL)
+    output_scale: float = 1e-2  # the output heads' init scale (Cal-QL 1e-2; WSRL √2, orthogonal)
+    last_hidden_scale: float | None = None  # the last hidden layer's init scale (WSRL 1e-2)
     target_reduction: str = "min"  # "min" or "subset_min" (WSRL)
     subset_size: int = 2  # critics in a random target subset
     subset_replace: bool = True  # WSRL draws the subset with replacement

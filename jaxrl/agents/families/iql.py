@@ -208,6 +208,7 @@ def make_update(
     target_clip: tuple[float, float] | None = None,
     max_weight: float = 100.0,
     actor_lr_period: int = 0,
+    actor_lr_schedule: str = "cosine",
 ) -> Callable[[AgentState, Transition, jax.Array], tuple[AgentState, dict[str, jax.Array]]]:
     """One IQL-family gradient step: V, the AWR actor and the TD critic, then Polyak on Q̄.
 
@@ -219,9 +220,10 @@ def make_update(
       q_reduction: how the target critics make Q̄: "min" or "quantile" (ρ = hp.q_quantile).
       target_clip: clip of the TD target, or None.
       max_weight: clip of the AWR weights.
-      actor_lr_period: T > 0 steps the actor's learning rate as CORL's
-        `CosineAnnealingLR(T_max=T)` does, `actor_lr · ½(1 + cos(π t / T))` at gradient step t
-        (periodic: after T it climbs back, and it keeps stepping online); 0: constant.
+      actor_lr_period: T > 0 schedules the actor's learning rate over T gradient steps with
+        `actor_lr_schedule` (`actor_learning_rate`); 0: constant.
+      actor_lr_schedule: "cosine" (CORL's periodic `CosineAnnealingLR`) or "cosine_decay"
+        (optax's `cosine_decay_schedule`, held at 0 after T), when `actor_lr_period` > 0.
 
     The hyperparameters read are "beta" (AWR inverse temperature), "discount", "tau" (and
     "q_quantile" for the quantile reduction), besides those the two losses read.
@@ -262,7 +264,8 @@ def make_update(
         )
         if actor_lr_period > 0:
             opts["actor"] = base.set_learning_rate(
-                opts["actor"], cosine_annealing(hp.actor_lr, state.step, actor_lr_period)
+                opts["actor"],
+                actor_learning_rate(actor_lr_schedule, hp.actor_lr, state.step, actor_lr_period),
             )
         for name in ("value", "critic", "actor") if order == "iql" else ("critic", "actor"):
             params[name], opts[name] = base.apply_grads(
@@ -282,6 +285,36 @@ def make_update(
         return new_state, metrics
 
     return update
+
+
+#: The actor's learning-rate schedules of the family's references: "constant"; "cosine",
+#: CORL's periodic `CosineAnnealingLR` (CORL and RIQL IQL); "cosine_decay", optax's
+#: `cosine_decay_schedule`, 0 from T on (implicit_q_learning, XQL and f-DVL offline scripts;
+#: their fine-tuning scripts keep the rate constant).
+ACTOR_LR_SCHEDULES = ("constant", "cosine", "cosine_decay")
+
+
+def actor_lr_period(config: Any) -> int:
+    """T of `config.actor_lr_schedule` over `config.actor_lr_decay_steps`, 0 when constant;
+    unknown schedules and a non-positive T under a decaying schedule are refused."""
+    schedule, steps = config.actor_lr_schedule, config.actor_lr_decay_steps
+    if schedule not in ACTOR_LR_SCHEDULES:
+        raise ValueError(f"actor_lr_schedule={schedule!r}; allowed: {ACTOR_LR_SCHEDULES}")
+    if schedule != "constant" and steps < 1:
+        raise ValueError(
+            f"actor_lr_decay_steps={steps} must be >= 1 with actor_lr_schedule={schedule!r} "
+            "(the references: the offline steps)"
+        )
+    return 0 if schedule == "constant" else steps
+
+
+def actor_learning_rate(schedule: str, lr: jax.Array, step: jax.Array, period: int) -> jax.Array:
+    """The actor's rate at gradient step `step` under `schedule` ("cosine" or "cosine_decay")."""
+    if schedule == "cosine":
+        return cosine_annealing(lr, step, period)
+    if schedule == "cosine_decay":
+        return cosine_annealing(lr, jnp.minimum(step, period), period)
+    raise ValueError(f"actor_lr_schedule={schedule!r}; allowed: {ACTOR_LR_SCHEDULES[1:]}")
 
 
 def cosine_annealing(lr: jax.Array, step: jax.Array, period: int) -> jax.Array:
@@ -304,7 +337,8 @@ def make_agent(
     `config` (an `AgentConfig`) carries the family's static fields by these names:
     `hidden_dims`, `num_critics`, `value_layer_norm`, `init`, `max_weight`; its dynamic fields
     (`config.hparams()`) include `beta`, `discount`, `tau`, `actor_lr`, `critic_lr`,
-    `value_lr`, `huber_delta` for the default critic term Σ_j mean Huber_δ (XQL's and
+    `value_lr`, `actor_lr_schedule` and `actor_lr_decay_steps` (`ACTOR_LR_SCHEDULES`),
+    `huber_delta` for the default critic term Σ_j mean Huber_δ (XQL's and
     f-DVL's, ALGORITHMS.md §22), and whatever `value_term` reads.
     """
     nets = make_networks(
@@ -317,7 +351,15 @@ def make_agent(
     )
     if critic_term is None:
         critic_term = lambda q, y, hp: huber_td_loss(q, y, hp.huber_delta)  # noqa: E731
-    update = make_update(nets, value_term, critic_term, order, max_weight=config.max_weight)
+    update = make_update(
+        nets,
+        value_term,
+        critic_term,
+        order,
+        max_weight=config.max_weight,
+        actor_lr_period=actor_lr_period(config),
+        actor_lr_schedule=config.actor_lr_schedule,
+    )
     return Agent(
         init=lambda key, hparams=None: init_state(
             nets, spec, key, config.hparams() if hparams is None else hparams

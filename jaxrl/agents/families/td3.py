@@ -187,6 +187,7 @@ def td3_target(
     noise_clip: float | jax.Array,
     penalty_fn: Callable[[jax.Array, Transition], jax.Array] | None = None,
     penalty_coef: float | jax.Array = 1.0,
+    dropout_key: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array, jax.Array | None]:
     """TD3's target: y = r + γ m [min_j Q̄_j(s', ã') − β · p(ã')], gradient stopped.
 
@@ -202,15 +203,19 @@ def td3_target(
       noise_std, noise_clip: σ and c of the smoothing noise.
       penalty_fn: `penalty_fn(ã', batch) -> p [B]`, or None.
       penalty_coef: β.
+      dropout_key: the target actor's dropout key, or None for none (thuml/SPOT's target actor
+        is a copy of its training-mode actor, so it drops out too).
 
     Returns:
       (y [B], ã' [B, |A|], p [B] or None).
 
     References: Fujimoto et al., 2018, eq. (10) and (14); ReBRAC's penalty: ALGORITHMS.md §4.6.
     """
-    next_action = smoothed_target_action(
-        actor.apply(actor_target_params, batch.next_obs), key, noise_std, noise_clip
-    )
+    if dropout_key is None:
+        target_action = actor.apply(actor_target_params, batch.next_obs)
+    else:
+        target_action = actor.apply(actor_target_params, batch.next_obs, dropout_key)
+    next_action = smoothed_target_action(target_action, key, noise_std, noise_clip)
     penalty = None if penalty_fn is None else penalty_fn(next_action, batch)
     y = clipped_double_q_target(
         critic_target_params,
@@ -280,6 +285,7 @@ def critic_update(
     key: jax.Array,
     penalty_fn: Callable[[jax.Array, Transition], jax.Array] | None = None,
     penalty_coef: float | jax.Array = 1.0,
+    dropout_key: jax.Array | None = None,
 ) -> CriticUpdate:
     """TD3's critic step on an agent state: `td3_target` from the targets in
     `state.target_params`, then `critic_step` on `state.params["critic"]`.
@@ -299,6 +305,7 @@ def critic_update(
         hp.noise_clip,
         penalty_fn,
         penalty_coef,
+        dropout_key,
     )
     params, opt_state, loss, q = critic_step(
         tx, critic, state.params["critic"], state.opt_states["critic"], batch, y

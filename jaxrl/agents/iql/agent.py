@@ -21,15 +21,7 @@ def make_iql(config: IQLConfig, spec: EnvSpec) -> Agent:
     """Builds IQL for `spec`. See `IQLConfig` for the settings (and RIQL's options)."""
     if config.q_reduction not in ("min", "quantile"):
         raise ValueError(f"q_reduction={config.q_reduction!r}; allowed: 'min', 'quantile'")
-    if config.actor_lr_schedule not in ("constant", "cosine"):
-        raise ValueError(
-            f"actor_lr_schedule={config.actor_lr_schedule!r}; allowed: 'constant', 'cosine'"
-        )
-    if config.actor_lr_schedule == "cosine" and config.actor_lr_decay_steps < 1:
-        raise ValueError(
-            f"actor_lr_decay_steps={config.actor_lr_decay_steps} must be >= 1 with "
-            "actor_lr_schedule='cosine' (CORL: the offline steps)"
-        )
+    period = family.actor_lr_period(config)
     if config.critic_loss not in ("mse", "huber"):
         raise ValueError(f"critic_loss={config.critic_loss!r}; allowed: 'mse', 'huber'")
     nets = family.make_networks(
@@ -66,6 +58,7 @@ def make_iql(config: IQLConfig, spec: EnvSpec) -> Agent:
         q_reduction=config.q_reduction,
         target_clip=config.target_clip,
         max_weight=config.max_weight,
-        actor_lr_period=config.actor_lr_decay_steps if config.actor_lr_schedule == "cosine" else 0,
+        actor_lr_period=period,
+        actor_lr_schedule=config.actor_lr_schedule,
     )
     return Agent(init=init, act=act, update=update, to_online=identity_switch)

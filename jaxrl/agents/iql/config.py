@@ -29,7 +29,8 @@ class IQLConfig(AgentConfig):
     discount: float = dynamic(0.99)  # γ
     tau: float = dynamic(0.005)  # Polyak rate of the target Q
     actor_lr: float = dynamic(3e-4)  # Adam learning rate of the actor
-    # "constant" | "cosine": CORL's CosineAnnealingLR over actor_lr_decay_steps (periodic)
+    # "constant" | "cosine": CORL's CosineAnnealingLR over actor_lr_decay_steps (periodic) |
+    # "cosine_decay": implicit_q_learning's offline optax schedule, held at 0 after them
     actor_lr_schedule: str = "constant"
     actor_lr_decay_steps: int = schedule_steps(1_000_000, "offline")  # its T_max
     critic_lr: float = dynamic(3e-4)  # Adam learning rate of the twin Q

@@ -15,8 +15,9 @@ class RIQLConfig(IQLConfig):
 
     Per-corruption settings from `RIQL_config.py` (σ, ρ): observations (0.1, 0.1–0.25),
     actions (0.5; hopper 0.1), rewards (3.0; hopper 1.0), dynamics (3.0 or 1.0, 0.25–0.5).
-    The reference decays the actor learning rate with a cosine schedule; here it is constant
-    (the learning rate is a sweepable leaf), a documented difference.
+    The reference cosine-anneals the actor's learning rate over its offline steps (CORL's
+    periodic form): IQL's `actor_lr_schedule="cosine"`, set in experiments/configs/riql.py
+    (the library default stays constant, as IQL's).
     """
 
     num_critics: int = 5

@@ -45,13 +45,21 @@ def make_spot(config: SPOTConfig, spec: EnvSpec) -> Agent:
             f"policy_delay={config.policy_delay}, num_samples={config.num_samples} must be >= 1 "
             f"and vae_steps={config.vae_steps} >= 0"
         )
+    if not 0.0 <= config.actor_dropout < 1.0:
+        raise ValueError(
+            f"actor_dropout={config.actor_dropout}: a dropout rate lies in [0, 1) "
+            "(thuml/SPOT uses 0.1; 0 turns dropout off)"
+        )
     critic = QEnsemble(
         config.num_critics,
         config.critic_hidden_dims,
         output_scale=config.critic_output_scale,
     )
     actor = DeterministicPolicy(
-        spec.action_dim, config.actor_hidden_dims, output_scale=config.actor_output_scale
+        spec.action_dim,
+        config.actor_hidden_dims,
+        output_scale=config.actor_output_scale,
+        dropout_rate=config.actor_dropout,
     )
     vae = VAE(
         spec.action_dim,
@@ -86,8 +94,13 @@ def make_spot(config: SPOTConfig, spec: EnvSpec) -> Agent:
 
     def td3_update(state: AgentState, batch: Transition, key: jax.Array):
         hp = state.hparams
-        critic_key, elbo_key = jax.random.split(key)
-        c = td3.critic_update(state, txs["critic"], actor, critic, batch, critic_key)
+        if config.actor_dropout > 0.0:
+            critic_key, elbo_key, target_drop, actor_drop = jax.random.split(key, 4)
+        else:  # the keys of the runs without dropout stay as they were
+            (critic_key, elbo_key), target_drop, actor_drop = jax.random.split(key), None, None
+        c = td3.critic_update(
+            state, txs["critic"], actor, critic, batch, critic_key, dropout_key=target_drop
+        )
         lambd = losses.current_lambda(state, config.lambd_cool, state.step)
 
         def actor_loss(actor_params, elbo_key: jax.Array):
@@ -104,6 +117,7 @@ def make_spot(config: SPOTConfig, spec: EnvSpec) -> Agent:
                 hp.beta,
                 config.num_samples,
                 config.iwae,
+                actor_drop,
             )
             return loss, {"neg_log_beta": jnp.mean(aux["neg_log_beta"])}
 

@@ -36,5 +36,8 @@ class SPOTConfig(TD3FamilyConfig):
     # online gradient steps over which λ would cool to 0
     cool_steps: int = dynamic(1_000_000, schedule="online")
     online_discount: float = dynamic(0.99)  # γ after the switch (CORL antmaze: 0.995)
-    actor_lr: float = dynamic(1e-4)  # Adam learning rate of the actor
+    actor_lr: float = dynamic(1e-4)  # Adam learning rate of the actor (thuml/SPOT: 3e-4)
+    # dropout on the actor's hidden layers in its updates and its target's (thuml/SPOT: 0.1;
+    # CORL: none); acting and evaluation use no dropout
+    actor_dropout: float = 0.0
     vae_lr: float = dynamic(1e-3)  # Adam learning rate of the VAE

@@ -56,13 +56,15 @@ def actor_loss(
     beta: float | jax.Array,
     num_samples: int = 1,
     iwae: bool = False,
+    dropout_key: jax.Array | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """−mean Q_1(s, π(s)) / sg(mean |Q_1|) + λ · mean(−log π_β(π(s)|s)).
 
     −log π_β is the VAE's negative ELBO (or the IWAE estimate) at the actor's action; the
-    gradient reaches only the actor's parameters through the action.
+    gradient reaches only the actor's parameters through the action. With `dropout_key`, π(s)
+    is the training-mode actor's (thuml/SPOT's dropout).
     """
-    pi = actor.apply(actor_params, obs)
+    pi = actor.apply(actor_params, obs, dropout_key)
     q1 = critic.apply(critic_params, obs, pi)[0]
     density = vae_iwae_nll if iwae else vae_neg_elbo
     neg_log_beta = density(vae_params, vae, obs, pi, key, beta, num_samples)

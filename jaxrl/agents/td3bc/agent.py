@@ -76,7 +76,14 @@ def make_td3_family(
                 config.normalize_q,
             )
 
-        a = td3.actor_update(state, actor_loss, txs["actor"], c.params, config.policy_delay)
+        a = td3.actor_update(
+            state,
+            actor_loss,
+            txs["actor"],
+            c.params,
+            config.policy_delay,
+            one_based=config.one_based_delay,
+        )
         metrics = {**td3.critic_metrics(c), "actor_bc_coef": actor_bc, **a[3]}
         if c.penalty is not None:
             metrics["critic_bc_coef"] = critic_bc

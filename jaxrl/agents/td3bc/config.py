@@ -29,6 +29,10 @@ class TD3BCConfig(TD3FamilyConfig):
     bc_reduction: str = "mean"  # ‖π(s) − a‖² "mean" over |A| (F.mse_loss) | "sum"
     normalize_q: bool = True  # λ = α / sg(mean|Q|); False gives λ = α
     reset_optimizers: bool = False  # fresh Adam states at the switch (CORL reset_opts)
+    # count steps from 1 for the policy delay, so the actor first updates on the second step
+    # (sfujim/TD3_BC and CORL's PyTorch TD3+BC: `total_it += 1` first; set in the TD3+BC
+    # config); False: from 0, the actor updates on the first step (CORL's JAX ReBRAC)
+    one_based_delay: bool = False
     alpha: float = dynamic(2.5)  # α, the scale of the normalized Q term
     actor_bc_coef: float = dynamic(1.0)  # β_actor, the weight of the BC term offline
     # online β_actor floor of the linear decay; 1 means no decay

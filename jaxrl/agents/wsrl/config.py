@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from jaxrl.agents.cql.config import CQLConfig
 
@@ -14,7 +15,10 @@ class WSRLConfig(CQLConfig):
     The offline fields are those of `CQLConfig` with WSRL's `--use_redq` ensemble settings
     (10 critics, 2-critic subsets drawn with replacement for the target and, separately, for
     the conservative term (`wsrl/agents/cql.py`), LayerNorm before the
-    activation in actor and critics, state-dependent log-std, 1e-2 output layers). After the
+    activation in actor and critics, state-dependent log-std) and WSRL's initialization:
+    orthogonal(√2) for every layer, output heads included, except the last hidden layer,
+    orthogonal(1e-2) with LayerNorm after it (`wsrl/networks/mlp.py` `kernel_scale_final`,
+    `wsrl/common/initialization.py`, `actor_critic_nets.py`). After the
     switch the same parameters, optimizer states and learning rates are trained by plain SAC
     (`wsrl/agents/sac.py`): no conservative term, no entropy in the target, the actor on the
     min over all critics. The training config supplies the rest of WSRL's recipe:
@@ -27,7 +31,9 @@ class WSRLConfig(CQLConfig):
     layer_norm: str = "before_act"
     actor_layer_norm: str = "before_act"
     std_mode: str = "state"
-    init: str = "xavier"  # WSRL's variance-scaling (fan_avg, uniform) hidden layers
+    init: str = "orthogonal"  # orthogonal(√2) hidden layers (WSRL's default `init_fns[None]`)
+    output_scale: float = math.sqrt(2.0)  # orthogonal(√2) heads (no `init_final` in WSRL)
+    last_hidden_scale: float | None = 1e-2  # `kernel_scale_final`
     target_reduction: str = "subset_min"
     subset_size: int = 2
     subset_replace: bool = True

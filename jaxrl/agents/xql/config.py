@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from jaxrl.agents.base import AgentConfig, dynamic
+from jaxrl.agents.base import AgentConfig, dynamic, schedule_steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +27,10 @@ class XQLConfig(AgentConfig):
     huber_delta: float = dynamic(20.0)  # δ of the critics' Huber loss
     discount: float = dynamic(0.99)  # γ
     tau: float = dynamic(0.005)  # Polyak rate of the target Q
-    actor_lr: float = dynamic(3e-4)  # Adam learning rate of the actor (constant; see the docs page)
+    actor_lr: float = dynamic(3e-4)  # Adam learning rate of the actor
+    # "constant" (XQL's fine-tuning script) | "cosine_decay" (its offline script: optax's
+    # cosine over actor_lr_decay_steps, then 0) | "cosine" (CORL's periodic form)
+    actor_lr_schedule: str = "constant"
+    actor_lr_decay_steps: int = schedule_steps(1_000_000, "offline")  # T of the schedule
     critic_lr: float = dynamic(3e-4)  # Adam learning rate of the twin Q
     value_lr: float = dynamic(3e-4)  # Adam learning rate of V
