@@ -2,8 +2,9 @@
 # Creates the peers' virtual environments (never touching jaxrl's own environment):
 #   $PEERS_DIR/d3rlpy : torch (CPU) + d3rlpy, for the offline peers
 #   $PEERS_DIR/brax   : an older jax + brax whose brax.training SAC runs, for the online peer
+#   $PEERS_DIR/torch  : torch (CPU) + numpy only, for experiments/parity.py's PyTorch references
 # PEERS_DIR defaults to ~/.cache/jaxrl/peers. Idempotent: a venv whose marker file exists is kept.
-# Usage: bash experiments/peers/setup.sh [d3rlpy] [brax]
+# Usage: bash experiments/peers/setup.sh [d3rlpy] [brax] [torch]
 set -u
 PEERS_DIR="${PEERS_DIR:-$HOME/.cache/jaxrl/peers}"
 PY="${PEERS_PYTHON:-python3}"
@@ -50,6 +51,15 @@ for name in "${which[@]}"; do
           && touch "$dir/.ready" && echo "peers: brax ready at $dir" \
           || echo "peers: brax install failed" >&2
       fi ;;
-    *) echo "peers: unknown peer $name (allowed: d3rlpy brax)" >&2 ;;
+    torch)
+      dir="$PEERS_DIR/torch"
+      if [ ! -f "$dir/.ready" ]; then
+        make_venv torch || { echo "peers: venv torch failed" >&2; continue; }
+        "$dir/bin/pip" install -q "torch==$TORCH_VERSION" "numpy" \
+          && "$dir/bin/python" -c "import torch, numpy" \
+          && touch "$dir/.ready" && echo "peers: torch ready at $dir" \
+          || echo "peers: torch install failed" >&2
+      fi ;;
+    *) echo "peers: unknown peer $name (allowed: d3rlpy brax torch)" >&2 ;;
   esac
 done

@@ -1,0 +1,379 @@
+"""Same-input parity with the authors' code: jaxrl's update against the reference's own.
+
+For an algorithm and a local checkout of its reference repository, this starts both from the
+same parameters (jaxrl's initialization, converted to the reference's parameter layout), feeds
+both the same batches and the same random draws, runs K updates in each, and reports per step
+the largest absolute difference of every loss, and of every parameter after steps 1 and K. The
+reference runs in its own virtual environment (`experiments/peers/setup.sh torch`), from its
+unmodified source file, driven by a runner in `experiments/parity_refs/` that imports it with
+its training-only imports (d4rl, gym, wandb, pyrallis) stubbed out.
+
+Usage (the reference is cloned by the user; docs/PARITY.md gives the URL and the commit):
+
+    bash experiments/peers/setup.sh torch
+    git clone https://github.com/corl-team/CORL /tmp/CORL && git -C /tmp/CORL checkout eeeeef2
+    python experiments/parity.py td3bc --reference /tmp/CORL --steps 100
+
+The conversion between parameter trees is tested in CI (tests/test_parity.py) against a
+stand-in reference written in the test; the harness itself is an experiment, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTROL_PERTURBATION = 1e-7  # about one float32 rounding (2^-23 ≈ 1.2e-7)
+PEERS_DIR = Path(os.environ.get("PEERS_DIR", Path.home() / ".cache" / "jaxrl" / "peers"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """One reference implementation that the harness can drive."""
+
+    algo: str  # jaxrl's algorithm name
+    repo: str  # GitHub owner/name
+    commit: str  # the commit the runner was written against
+    source: str  # the file of the update, inside the repository
+    runner: str  # the runner script, in experiments/parity_refs/
+    venv: str  # the peer venv it runs in (experiments/peers/setup.sh)
+    agent: dict[str, Any]  # jaxrl agent fields that match the reference's defaults
+    obs_dim: int = 17  # halfcheetah's sizes
+    action_dim: int = 6
+    batch_size: int = 256
+
+
+REFERENCES = {
+    "td3bc": Reference(
+        algo="td3bc",
+        repo="corl-team/CORL",
+        commit="eeeeef2671",
+        source="algorithms/offline/td3_bc.py",
+        runner="corl_td3bc.py",
+        venv="torch",
+        agent={
+            "actor_hidden_dims": (256, 256),
+            "critic_hidden_dims": (256, 256),
+            "num_critics": 2,
+            "alpha": 2.5,
+            "policy_delay": 2,
+            "one_based_delay": True,  # `self.total_it += 1` before `total_it % policy_freq`
+            "policy_noise": 0.2,
+            "noise_clip": 0.5,
+            "discount": 0.99,
+            "tau": 0.005,
+            "actor_lr": 3e-4,
+            "critic_lr": 3e-4,
+        },
+    ),
+}
+
+
+# --- parameter layouts ------------------------------------------------------------------------
+
+
+def mlp_dense_layers(params: dict) -> list[dict]:
+    """The Dense layers of a jaxrl MLP-with-head module in forward order: `MLP_0/Dense_i`,
+    then the head `Dense_0` (a `DeterministicPolicy` or one `QNetwork`). LayerNorm-free."""
+    inner = params["params"] if "params" in params else params
+    hidden = inner["MLP_0"]
+    if any(not name.startswith("Dense_") for name in hidden):
+        raise ValueError(f"only Dense hidden layers convert; found {sorted(hidden)}")
+    layers = [hidden[f"Dense_{i}"] for i in range(len(hidden))]
+    return layers + [inner["Dense_0"]]
+
+
+def to_torch_sequential(params: dict) -> dict[str, np.ndarray]:
+    """A jaxrl MLP (hidden Dense → ReLU …, head Dense) as the state dict of a PyTorch
+    `nn.Sequential(Linear, ReLU, …, Linear[, Tanh])` named `net`: layer i is `net.{2i}`, its
+    weight the transposed kernel ([out, in] against flax's [in, out])."""
+    out = {}
+    for i, layer in enumerate(mlp_dense_layers(params)):
+        out[f"net.{2 * i}.weight"] = np.ascontiguousarray(np.asarray(layer["kernel"]).T)
+        out[f"net.{2 * i}.bias"] = np.asarray(layer["bias"])
+    return out
+
+
+def from_torch_sequential(state: dict[str, np.ndarray], like: dict) -> dict:
+    """The inverse of `to_torch_sequential`, into the structure of the jaxrl tree `like`."""
+    n = len(mlp_dense_layers(like))
+    names = [f"MLP_0/Dense_{i}" for i in range(n - 1)] + ["Dense_0"]
+    expected = {f"net.{2 * i}.{p}" for i in range(n) for p in ("weight", "bias")}
+    if set(state) != expected:
+        raise ValueError(f"state dict keys {sorted(state)} are not {sorted(expected)}")
+    inner: dict = {"MLP_0": {}}
+    for i, name in enumerate(names):
+        layer = {
+            "kernel": np.asarray(state[f"net.{2 * i}.weight"]).T,
+            "bias": np.asarray(state[f"net.{2 * i}.bias"]),
+        }
+        if name.startswith("MLP_0/"):
+            inner["MLP_0"][name.split("/")[1]] = layer
+        else:
+            inner[name] = layer
+    return {"params": inner} if "params" in like else inner
+
+
+def ensemble_to_torch(params: dict) -> list[dict[str, np.ndarray]]:
+    """A jaxrl `QEnsemble` (leaves stacked on axis 0) as one state dict per critic."""
+    inner = params["params"]["VmapQNetwork_0"]
+    num = np.asarray(inner["Dense_0"]["kernel"]).shape[0]
+    return [
+        to_torch_sequential({"params": _index_tree(inner, j)}) for j in range(num)
+    ]  # fmt: skip
+
+
+def ensemble_from_torch(states: list[dict[str, np.ndarray]], like: dict) -> dict:
+    """The inverse of `ensemble_to_torch`."""
+    one = {"params": _index_tree(like["params"]["VmapQNetwork_0"], 0)}
+    trees = [from_torch_sequential(s, one)["params"] for s in states]
+    stacked = _stack_trees(trees)
+    return {"params": {"VmapQNetwork_0": stacked}}
+
+
+def _index_tree(tree, j):
+    if isinstance(tree, dict):
+        return {k: _index_tree(v, j) for k, v in tree.items()}
+    return np.asarray(tree)[j]
+
+
+def _stack_trees(trees):
+    if isinstance(trees[0], dict):
+        return {k: _stack_trees([t[k] for t in trees]) for k in trees[0]}
+    return np.stack([np.asarray(t) for t in trees])
+
+
+def max_abs_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
+    """Largest |a − b| over the arrays of two state dicts with the same keys."""
+    if set(a) != set(b):
+        raise ValueError(f"different keys: {sorted(set(a) ^ set(b))}")
+    return max(float(np.max(np.abs(np.asarray(a[k]) - np.asarray(b[k])))) for k in a)
+
+
+def diff_profile(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Where two state dicts differ: the largest |a − b|, the tensor holding it, and the share
+    of all entries that differ by more than 1e-5."""
+    diffs = {k: np.abs(np.asarray(a[k]) - np.asarray(b[k])) for k in a}
+    worst = max(diffs, key=lambda k: float(diffs[k].max()))
+    total = sum(d.size for d in diffs.values())
+    over = sum(int((d > 1e-5).sum()) for d in diffs.values())
+    return {"max": float(diffs[worst].max()), "at": worst, "share_over_1e-5": over / total}
+
+
+# --- the jaxrl side -------------------------------------------------------------------------
+
+
+def make_inputs(ref: Reference, steps: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """`steps` random batches (halfcheetah-sized; 10 % terminal), batch k drawn from its own
+    generator, so the first k batches do not depend on `steps`."""
+    b, s, a = ref.batch_size, ref.obs_dim, ref.action_dim
+    batches = []
+    for k in range(steps):
+        rng = np.random.default_rng([seed, k])
+        batches.append(
+            {
+                "obs": rng.normal(size=(b, s)),
+                "action": rng.uniform(-0.99, 0.99, (b, a)),
+                "reward": rng.normal(size=b),
+                "terminated": rng.random(b) < 0.1,
+                "next_obs": rng.normal(size=(b, s)),
+            }
+        )
+    return {k: np.stack([x[k] for x in batches]).astype(np.float32) for k in batches[0]}
+
+
+def run_jaxrl_td3bc(
+    ref: Reference, inputs: dict, steps: int, seed: int = 0, perturb: float = 0.0
+) -> dict:
+    """jaxrl's TD3+BC from its own initialization for `steps` updates on `inputs`.
+
+    The target-policy noise of step k is `jax.random.normal(key_k, (B, |A|))` (the update hands
+    its key to `td3.smoothed_target_action`); the reference is fed the same normals.
+    `perturb` scales every initial parameter by (1 + perturb): the control run, jaxrl against
+    itself moved by about one float32 rounding, shows how far rounding alone drifts in K steps.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from jaxrl.agents.registry import agent_config, make_agent
+    from jaxrl.specs import EnvSpec
+    from jaxrl.types import Transition
+
+    agent = make_agent(
+        ref.algo, agent_config(ref.algo, ref.agent), EnvSpec(ref.obs_dim, ref.action_dim)
+    )
+    state = agent.init(jax.random.key(seed))
+    if perturb:
+        moved = jax.tree.map(lambda x: x * (1.0 + perturb), state.params)
+        state = state.replace(
+            params=moved, target_params={k: moved[k] for k in state.target_params}
+        )
+    initial = jax.device_get(state.params)
+    update = jax.jit(agent.update)
+    keys = [jax.random.fold_in(jax.random.key(seed + 1), k) for k in range(steps)]
+    noise = np.stack(
+        [np.asarray(jax.random.normal(k, (ref.batch_size, ref.action_dim))) for k in keys]
+    )
+    losses, after = [], {}
+    for k in range(steps):
+        batch = Transition(
+            obs=jnp.asarray(inputs["obs"][k]),
+            action=jnp.asarray(inputs["action"][k]),
+            reward=jnp.asarray(inputs["reward"][k]),
+            terminated=jnp.asarray(inputs["terminated"][k]),
+            truncated=jnp.zeros(ref.batch_size),
+            next_obs=jnp.asarray(inputs["next_obs"][k]),
+            mc_return=jnp.zeros(ref.batch_size),
+        )
+        state, metrics = update(state, batch, keys[k])
+        losses.append({name: float(metrics[name]) for name in ("critic_loss", "actor_loss")})
+        if k + 1 in (1, steps):
+            after[k + 1] = jax.device_get((state.params, state.target_params))
+    return {"initial": initial, "noise": noise, "losses": losses, "after": after}
+
+
+def td3bc_state_dicts(params: dict, targets: dict) -> dict[str, dict[str, np.ndarray]]:
+    """jaxrl TD3+BC parameters as the reference's modules: actor, critic_1, critic_2 and their
+    targets."""
+    critics, target_critics = (
+        ensemble_to_torch(params["critic"]),
+        ensemble_to_torch(targets["critic"]),
+    )
+    return {
+        "actor": to_torch_sequential(params["actor"]),
+        "critic_1": critics[0],
+        "critic_2": critics[1],
+        "actor_target": to_torch_sequential(targets["actor"]),
+        "critic_1_target": target_critics[0],
+        "critic_2_target": target_critics[1],
+    }
+
+
+# --- the reference side -----------------------------------------------------------------------
+
+
+def _save_npz(path: Path, tree: dict[str, dict[str, np.ndarray]], **arrays) -> None:
+    flat = {f"{m}::{k}": v for m, sd in tree.items() for k, v in sd.items()}
+    np.savez(path, **flat, **arrays)
+
+
+def _load_modules(path: Path) -> dict[str, dict[str, np.ndarray]]:
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(path) as f:
+        for key in f.files:
+            if "::" in key:
+                module, name = key.split("::", 1)
+                out.setdefault(module, {})[name] = f[key]
+    return out
+
+
+def run_reference(ref: Reference, checkout: Path, python: Path, init, inputs, noise, steps):
+    """Runs the reference's runner in its venv; returns its per-step losses and state dicts."""
+    source = checkout / ref.source
+    if not source.is_file():
+        raise FileNotFoundError(
+            f"{source} does not exist: clone https://github.com/{ref.repo} and check out "
+            f"{ref.commit}, then pass its directory as --reference"
+        )
+    if not python.exists():
+        raise FileNotFoundError(
+            f"{python} does not exist: run `bash experiments/peers/setup.sh {ref.venv}` first "
+            "(or pass --python)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        _save_npz(tmp / "init.npz", init)
+        np.savez(tmp / "inputs.npz", noise=noise, **inputs)
+        cmd = [
+            str(python),
+            str(ROOT / "experiments" / "parity_refs" / ref.runner),
+            str(source),
+            str(tmp),
+            str(steps),
+            json.dumps(ref.agent),
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"the reference runner failed:\n{done.stderr[-4000:]}")
+        losses = json.loads((tmp / "losses.json").read_text())
+        after = {k: _load_modules(tmp / f"after_{k}.npz") for k in (1, steps)}
+    return losses, after
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def compare(ref: Reference, checkout: Path, python: Path, steps: int) -> dict:
+    inputs = make_inputs(ref, steps)
+    ours = run_jaxrl_td3bc(ref, inputs, steps)
+    init = td3bc_state_dicts(ours["initial"], ours["initial"])  # targets start as copies
+    theirs, their_after = run_reference(ref, checkout, python, init, inputs, ours["noise"], steps)
+    loss_diff = {}
+    for name in ("critic_loss", "actor_loss"):
+        per_step = [
+            abs(o[name] - t[name])
+            for o, t in zip(ours["losses"], theirs, strict=True)
+            if name in t  # the reference logs the actor loss on its update steps only
+        ]
+        loss_diff[name] = {"step 1": per_step[0] if per_step else None, "max": max(per_step)}
+    param_diff = {}
+    control = run_jaxrl_td3bc(ref, inputs, steps, perturb=CONTROL_PERTURBATION)
+    control_diff = {}
+    for k in (1, steps):
+        mine = td3bc_state_dicts(*ours["after"][k])
+        param_diff[k] = {m: diff_profile(mine[m], their_after[k][m]) for m in mine}
+        moved = td3bc_state_dicts(*control["after"][k])
+        control_diff[k] = {m: diff_profile(mine[m], moved[m]) for m in mine}
+    relative = {
+        name: max(
+            abs(o[name] - t[name]) / max(abs(t[name]), 1e-12)
+            for o, t in zip(ours["losses"], theirs, strict=True)
+            if name in t
+        )
+        for name in ("critic_loss", "actor_loss")
+    }
+    return {
+        "algo": ref.algo,
+        "reference": f"{ref.repo}@{ref.commit}:{ref.source}",
+        "steps": steps,
+        "loss_max_abs_diff": loss_diff,
+        "loss_max_rel_diff": relative,
+        "param_max_abs_diff": param_diff,
+        f"control_param_diff (jaxrl vs jaxrl, initial params x (1 + {CONTROL_PERTURBATION}))": (
+            control_diff
+        ),
+        "losses_first_steps": {"jaxrl": ours["losses"][:4], "reference": theirs[:4]},
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("algo", choices=sorted(REFERENCES))
+    parser.add_argument("--reference", type=Path, required=True, help="checkout of the repo")
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--python", type=Path, default=None, help="the reference venv's python")
+    parser.add_argument("--json", type=Path, default=None, help="also write the report here")
+    args = parser.parse_args(argv)
+    ref = REFERENCES[args.algo]
+    python = args.python or PEERS_DIR / ref.venv / "bin" / "python"
+    report = compare(ref, args.reference, python, args.steps)
+    text = json.dumps(report, indent=1, default=str)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())

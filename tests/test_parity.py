@@ -1,0 +1,91 @@
+"""experiments/parity.py's parameter conversion, against a stand-in reference written here: a
+numpy forward pass of PyTorch's `nn.Sequential(Linear, ReLU, …)` layout (weight [out, in],
+`y = x Wᵀ + b`), which the real references (CORL's TD3+BC `Actor`/`Critic`) use. The harness
+itself runs the references in their own venvs and is not a CI test (docs/PARITY.md)."""
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import parity
+from jaxrl.networks import DeterministicPolicy, QEnsemble
+
+
+def torch_sequential_forward(state: dict, x: np.ndarray, final=None) -> np.ndarray:
+    """The stand-in reference: `net.0`, `net.2`, … Linear layers with ReLU between them."""
+    n = len(state) // 2
+    for i in range(n):
+        x = x @ state[f"net.{2 * i}.weight"].T + state[f"net.{2 * i}.bias"]
+        if i + 1 < n:
+            x = np.maximum(x, 0.0)
+    return final(x) if final else x
+
+
+@pytest.fixture(scope="module")
+def nets():
+    obs = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    act = np.random.default_rng(1).uniform(-1, 1, (5, 2)).astype(np.float32)
+    actor, critic = DeterministicPolicy(2, (8, 8)), QEnsemble(2, (8, 8))
+    ap = jax.device_get(actor.init(jax.random.key(0), obs))
+    cp = jax.device_get(critic.init(jax.random.key(1), obs, act))
+    return actor, ap, critic, cp, obs, act
+
+
+def test_actor_converts_to_the_torch_layout_and_back(nets):
+    actor, ap, _, _, obs, _ = nets
+    state = parity.to_torch_sequential(ap)
+    assert sorted(state) == [f"net.{i}.{p}" for i in (0, 2, 4) for p in ("bias", "weight")]
+    assert state["net.0.weight"].shape == (8, 3)  # [out, in]
+    np.testing.assert_allclose(
+        torch_sequential_forward(state, obs, np.tanh), actor.apply(ap, obs), rtol=1e-5, atol=1e-6
+    )
+    back = parity.from_torch_sequential(state, ap)
+    assert jax.tree.structure(back) == jax.tree.structure(ap)
+    for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(ap), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_critic_ensemble_splits_into_one_torch_critic_each(nets):
+    _, _, critic, cp, obs, act = nets
+    states = parity.ensemble_to_torch(cp)
+    assert len(states) == 2
+    q = np.asarray(critic.apply(cp, obs, act))  # [2, B]
+    sa = np.concatenate([obs, act], axis=-1)  # the reference's torch.cat([state, action], 1)
+    for j, state in enumerate(states):
+        np.testing.assert_allclose(
+            torch_sequential_forward(state, sa)[:, 0], q[j], rtol=1e-5, atol=1e-6
+        )
+    back = parity.ensemble_from_torch(states, cp)
+    for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(cp), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert parity.max_abs_diff(states[0], states[0]) == 0.0
+    profile = parity.diff_profile(
+        states[0], {**states[0], "net.4.bias": states[0]["net.4.bias"] + 1}
+    )
+    assert profile == {
+        "max": 1.0,
+        "at": "net.4.bias",
+        "share_over_1e-5": 1 / sum(v.size for v in states[0].values()),
+    }
+
+
+def test_conversion_refuses_what_it_cannot_map(nets):
+    _, ap, _, _, _, _ = nets
+    state = parity.to_torch_sequential(ap)
+    del state["net.4.bias"]
+    with pytest.raises(ValueError, match="state dict keys .* are not"):
+        parity.from_torch_sequential(state, ap)
+    with pytest.raises(ValueError, match="only Dense hidden layers convert"):
+        parity.mlp_dense_layers({"params": {"MLP_0": {"LayerNorm_0": {}}, "Dense_0": {}}})
+    with pytest.raises(FileNotFoundError, match="clone https://github.com/corl-team/CORL"):
+        parity.run_reference(
+            parity.REFERENCES["td3bc"], parity.ROOT / "nope", parity.ROOT, {}, {}, None, 1
+        )
+
+
+def test_harness_inputs_do_not_depend_on_the_step_count():
+    ref = parity.REFERENCES["td3bc"]
+    few, many = parity.make_inputs(ref, 2), parity.make_inputs(ref, 5)
+    for name in few:
+        np.testing.assert_array_equal(few[name], many[name][:2])
+    assert few["obs"].shape == (2, ref.batch_size, ref.obs_dim)
