@@ -13,6 +13,7 @@ Usage (the reference is cloned by the user; docs/PARITY.md gives the URL and the
     bash experiments/peers/setup.sh torch
     git clone https://github.com/corl-team/CORL /tmp/CORL && git -C /tmp/CORL checkout eeeeef2
     python experiments/parity.py td3bc --reference /tmp/CORL --steps 100
+    python experiments/parity.py awac --reference /tmp/CORL --steps 100
 
 The conversion between parameter trees is tested in CI (tests/test_parity.py) against a
 stand-in reference written in the test; the harness itself is an experiment, not a test.
@@ -48,6 +49,8 @@ class Reference:
     runner: str  # the runner script, in experiments/parity_refs/
     venv: str  # the peer venv it runs in (experiments/peers/setup.sh)
     agent: dict[str, Any]  # jaxrl agent fields that match the reference's defaults
+    draws: str  # how jaxrl's update turns its key into normals: a name in `DRAWS`
+    modules: str  # how jaxrl's parameters map onto the reference's modules: in `MODULES`
     obs_dim: int = 17  # halfcheetah's sizes
     action_dim: int = 6
     batch_size: int = 256
@@ -61,6 +64,8 @@ REFERENCES = {
         source="algorithms/offline/td3_bc.py",
         runner="corl_td3bc.py",
         venv="torch",
+        draws="td3bc",
+        modules="td3bc",
         agent={
             "actor_hidden_dims": (256, 256),
             "critic_hidden_dims": (256, 256),
@@ -70,6 +75,29 @@ REFERENCES = {
             "one_based_delay": True,  # `self.total_it += 1` before `total_it % policy_freq`
             "policy_noise": 0.2,
             "noise_clip": 0.5,
+            "discount": 0.99,
+            "tau": 0.005,
+            "actor_lr": 3e-4,
+            "critic_lr": 3e-4,
+        },
+    ),
+    "awac": Reference(
+        algo="awac",
+        repo="corl-team/CORL",
+        commit="eeeeef2671",
+        source="algorithms/finetune/awac.py",
+        runner="corl_awac.py",
+        venv="torch",
+        draws="awac",
+        modules="awac",
+        agent={
+            "actor_hidden_dims": (256, 256, 256),
+            "critic_hidden_dims": (256, 256, 256),
+            "num_critics": 2,
+            "awac_lambda": 1.0 / 3.0,
+            "max_weight": 100.0,
+            "log_std_min": -20.0,
+            "log_std_max": 2.0,
             "discount": 0.99,
             "tau": 0.005,
             "actor_lr": 3e-4,
@@ -93,29 +121,30 @@ def mlp_dense_layers(params: dict) -> list[dict]:
     return layers + [inner["Dense_0"]]
 
 
-def to_torch_sequential(params: dict) -> dict[str, np.ndarray]:
+def to_torch_sequential(params: dict, prefix: str = "net") -> dict[str, np.ndarray]:
     """A jaxrl MLP (hidden Dense → ReLU …, head Dense) as the state dict of a PyTorch
-    `nn.Sequential(Linear, ReLU, …, Linear[, Tanh])` named `net`: layer i is `net.{2i}`, its
-    weight the transposed kernel ([out, in] against flax's [in, out])."""
+    `nn.Sequential(Linear, ReLU, …, Linear[, Tanh])` attribute `prefix` (CORL's TD3+BC `net`,
+    AWAC `_mlp`): layer i is `{prefix}.{2i}`, its weight the transposed kernel ([out, in]
+    against flax's [in, out])."""
     out = {}
     for i, layer in enumerate(mlp_dense_layers(params)):
-        out[f"net.{2 * i}.weight"] = np.ascontiguousarray(np.asarray(layer["kernel"]).T)
-        out[f"net.{2 * i}.bias"] = np.asarray(layer["bias"])
+        out[f"{prefix}.{2 * i}.weight"] = np.ascontiguousarray(np.asarray(layer["kernel"]).T)
+        out[f"{prefix}.{2 * i}.bias"] = np.asarray(layer["bias"])
     return out
 
 
-def from_torch_sequential(state: dict[str, np.ndarray], like: dict) -> dict:
+def from_torch_sequential(state: dict[str, np.ndarray], like: dict, prefix: str = "net") -> dict:
     """The inverse of `to_torch_sequential`, into the structure of the jaxrl tree `like`."""
     n = len(mlp_dense_layers(like))
     names = [f"MLP_0/Dense_{i}" for i in range(n - 1)] + ["Dense_0"]
-    expected = {f"net.{2 * i}.{p}" for i in range(n) for p in ("weight", "bias")}
+    expected = {f"{prefix}.{2 * i}.{p}" for i in range(n) for p in ("weight", "bias")}
     if set(state) != expected:
         raise ValueError(f"state dict keys {sorted(state)} are not {sorted(expected)}")
     inner: dict = {"MLP_0": {}}
     for i, name in enumerate(names):
         layer = {
-            "kernel": np.asarray(state[f"net.{2 * i}.weight"]).T,
-            "bias": np.asarray(state[f"net.{2 * i}.bias"]),
+            "kernel": np.asarray(state[f"{prefix}.{2 * i}.weight"]).T,
+            "bias": np.asarray(state[f"{prefix}.{2 * i}.bias"]),
         }
         if name.startswith("MLP_0/"):
             inner["MLP_0"][name.split("/")[1]] = layer
@@ -124,19 +153,19 @@ def from_torch_sequential(state: dict[str, np.ndarray], like: dict) -> dict:
     return {"params": inner} if "params" in like else inner
 
 
-def ensemble_to_torch(params: dict) -> list[dict[str, np.ndarray]]:
+def ensemble_to_torch(params: dict, prefix: str = "net") -> list[dict[str, np.ndarray]]:
     """A jaxrl `QEnsemble` (leaves stacked on axis 0) as one state dict per critic."""
     inner = params["params"]["VmapQNetwork_0"]
     num = np.asarray(inner["Dense_0"]["kernel"]).shape[0]
-    return [
-        to_torch_sequential({"params": _index_tree(inner, j)}) for j in range(num)
-    ]  # fmt: skip
+    return [to_torch_sequential({"params": _index_tree(inner, j)}, prefix) for j in range(num)]
 
 
-def ensemble_from_torch(states: list[dict[str, np.ndarray]], like: dict) -> dict:
+def ensemble_from_torch(
+    states: list[dict[str, np.ndarray]], like: dict, prefix: str = "net"
+) -> dict:
     """The inverse of `ensemble_to_torch`."""
     one = {"params": _index_tree(like["params"]["VmapQNetwork_0"], 0)}
-    trees = [from_torch_sequential(s, one)["params"] for s in states]
+    trees = [from_torch_sequential(s, one, prefix)["params"] for s in states]
     stacked = _stack_trees(trees)
     return {"params": {"VmapQNetwork_0": stacked}}
 
@@ -192,15 +221,66 @@ def make_inputs(ref: Reference, steps: int, seed: int = 0) -> dict[str, np.ndarr
     return {k: np.stack([x[k] for x in batches]).astype(np.float32) for k in batches[0]}
 
 
-def run_jaxrl_td3bc(
-    ref: Reference, inputs: dict, steps: int, seed: int = 0, perturb: float = 0.0
-) -> dict:
-    """jaxrl's TD3+BC from its own initialization for `steps` updates on `inputs`.
+def td3bc_draws(key, ref: Reference) -> np.ndarray:
+    """TD3+BC's one draw per step: the update hands its key to `td3.smoothed_target_action`,
+    `jax.random.normal(key, (B, |A|))`; CORL draws it with `torch.randn_like(action)`."""
+    import jax
 
-    The target-policy noise of step k is `jax.random.normal(key_k, (B, |A|))` (the update hands
-    its key to `td3.smoothed_target_action`); the reference is fed the same normals.
-    `perturb` scales every initial parameter by (1 + perturb): the control run, jaxrl against
-    itself moved by about one float32 rounding, shows how far rounding alone drifts in K steps.
+    return np.asarray(jax.random.normal(key, (ref.batch_size, ref.action_dim)))[None]
+
+
+def awac_draws(key, ref: Reference) -> np.ndarray:
+    """AWAC's two draws per step, in CORL's order: the critic target's action sample at s'
+    (`critic_key`), then the actor loss's at s (`actor_key`), each `jax.random.normal(k,
+    (B, |A|))` in `awac.losses.sample_clipped`; CORL's `Normal.rsample` draws them."""
+    import jax
+
+    critic_key, actor_key = jax.random.split(key)
+    shape = (ref.batch_size, ref.action_dim)
+    return np.stack([np.asarray(jax.random.normal(k, shape)) for k in (critic_key, actor_key)])
+
+
+def td3bc_modules(params: dict, targets: dict) -> dict[str, dict[str, np.ndarray]]:
+    """jaxrl TD3+BC parameters as CORL's modules: actor, critic_1, critic_2 and targets."""
+    critics = ensemble_to_torch(params["critic"])
+    target_critics = ensemble_to_torch(targets["critic"])
+    return {
+        "actor": to_torch_sequential(params["actor"]),
+        "critic_1": critics[0],
+        "critic_2": critics[1],
+        "actor_target": to_torch_sequential(targets["actor"]),
+        "critic_1_target": target_critics[0],
+        "critic_2_target": target_critics[1],
+    }
+
+
+def awac_modules(params: dict, targets: dict) -> dict[str, dict[str, np.ndarray]]:
+    """jaxrl AWAC parameters as CORL's: `_actor` (its `_mlp` and the state-independent
+    `_log_std`), `_critic_1`, `_critic_2` and their targets."""
+    actor = to_torch_sequential(params["actor"], "_mlp")
+    actor["_log_std"] = np.asarray(params["actor"]["params"]["log_std"])
+    critics = ensemble_to_torch(params["critic"], "_mlp")
+    target_critics = ensemble_to_torch(targets["critic"], "_mlp")
+    return {
+        "_actor": actor,
+        "_critic_1": critics[0],
+        "_critic_2": critics[1],
+        "_target_critic_1": target_critics[0],
+        "_target_critic_2": target_critics[1],
+    }
+
+
+DRAWS = {"td3bc": td3bc_draws, "awac": awac_draws}
+MODULES = {"td3bc": td3bc_modules, "awac": awac_modules}
+
+
+def run_jaxrl(ref: Reference, inputs: dict, steps: int, seed: int = 0, perturb: float = 0.0):
+    """jaxrl's update from its own initialization for `steps` updates on `inputs`.
+
+    Step k's key is `fold_in(key(seed + 1), k)`; `DRAWS[ref.draws]` gives the normals the
+    update draws from it, which the reference is fed in place of its own. `perturb` scales
+    every initial parameter by (1 + perturb): the control run, jaxrl against itself moved by
+    about one float32 rounding, shows how far rounding alone drifts in K steps.
     """
     import jax
     import jax.numpy as jnp
@@ -218,12 +298,10 @@ def run_jaxrl_td3bc(
         state = state.replace(
             params=moved, target_params={k: moved[k] for k in state.target_params}
         )
-    initial = jax.device_get(state.params)
+    initial = jax.device_get((state.params, state.target_params))
     update = jax.jit(agent.update)
     keys = [jax.random.fold_in(jax.random.key(seed + 1), k) for k in range(steps)]
-    noise = np.stack(
-        [np.asarray(jax.random.normal(k, (ref.batch_size, ref.action_dim))) for k in keys]
-    )
+    noise = np.stack([DRAWS[ref.draws](k, ref) for k in keys])
     losses, after = [], {}
     for k in range(steps):
         batch = Transition(
@@ -240,23 +318,6 @@ def run_jaxrl_td3bc(
         if k + 1 in (1, steps):
             after[k + 1] = jax.device_get((state.params, state.target_params))
     return {"initial": initial, "noise": noise, "losses": losses, "after": after}
-
-
-def td3bc_state_dicts(params: dict, targets: dict) -> dict[str, dict[str, np.ndarray]]:
-    """jaxrl TD3+BC parameters as the reference's modules: actor, critic_1, critic_2 and their
-    targets."""
-    critics, target_critics = (
-        ensemble_to_torch(params["critic"]),
-        ensemble_to_torch(targets["critic"]),
-    )
-    return {
-        "actor": to_torch_sequential(params["actor"]),
-        "critic_1": critics[0],
-        "critic_2": critics[1],
-        "actor_target": to_torch_sequential(targets["actor"]),
-        "critic_1_target": target_critics[0],
-        "critic_2_target": target_critics[1],
-    }
 
 
 # --- the reference side -----------------------------------------------------------------------
@@ -315,8 +376,9 @@ def run_reference(ref: Reference, checkout: Path, python: Path, init, inputs, no
 
 def compare(ref: Reference, checkout: Path, python: Path, steps: int) -> dict:
     inputs = make_inputs(ref, steps)
-    ours = run_jaxrl_td3bc(ref, inputs, steps)
-    init = td3bc_state_dicts(ours["initial"], ours["initial"])  # targets start as copies
+    ours = run_jaxrl(ref, inputs, steps)
+    modules = MODULES[ref.modules]
+    init = modules(*ours["initial"])
     theirs, their_after = run_reference(ref, checkout, python, init, inputs, ours["noise"], steps)
     loss_diff = {}
     for name in ("critic_loss", "actor_loss"):
@@ -327,12 +389,12 @@ def compare(ref: Reference, checkout: Path, python: Path, steps: int) -> dict:
         ]
         loss_diff[name] = {"step 1": per_step[0] if per_step else None, "max": max(per_step)}
     param_diff = {}
-    control = run_jaxrl_td3bc(ref, inputs, steps, perturb=CONTROL_PERTURBATION)
+    control = run_jaxrl(ref, inputs, steps, perturb=CONTROL_PERTURBATION)
     control_diff = {}
     for k in (1, steps):
-        mine = td3bc_state_dicts(*ours["after"][k])
+        mine = modules(*ours["after"][k])
         param_diff[k] = {m: diff_profile(mine[m], their_after[k][m]) for m in mine}
-        moved = td3bc_state_dicts(*control["after"][k])
+        moved = modules(*control["after"][k])
         control_diff[k] = {m: diff_profile(mine[m], moved[m]) for m in mine}
     relative = {
         name: max(

@@ -89,3 +89,37 @@ def test_harness_inputs_do_not_depend_on_the_step_count():
     for name in few:
         np.testing.assert_array_equal(few[name], many[name][:2])
     assert few["obs"].shape == (2, ref.batch_size, ref.obs_dim)
+
+
+def test_awac_modules_are_corls_actor_and_critics():
+    """CORL's AWAC: `_mlp` Sequentials, the actor's state-independent `_log_std`."""
+    from jaxrl.networks import GaussianPolicy
+
+    obs = np.random.default_rng(2).normal(size=(4, 3)).astype(np.float32)
+    act = np.random.default_rng(3).uniform(-1, 1, (4, 2)).astype(np.float32)
+    actor = GaussianPolicy(2, (8, 8, 8), std_mode="param")
+    critic = QEnsemble(2, (8, 8, 8))
+    params = {
+        "actor": jax.device_get(actor.init(jax.random.key(0), obs)),
+        "critic": jax.device_get(critic.init(jax.random.key(1), obs, act)),
+    }
+    modules = parity.awac_modules(params, {"critic": params["critic"]})
+    assert sorted(modules) == ["_actor", "_critic_1", "_critic_2", "_target_critic_1",
+                               "_target_critic_2"]  # fmt: skip
+    assert "_log_std" in modules["_actor"] and "_mlp.6.weight" in modules["_actor"]
+    mean, log_std = actor.apply(params["actor"], obs)
+    state = {k: v for k, v in modules["_actor"].items() if k.startswith("_mlp.")}
+    renamed = {k.replace("_mlp.", "net."): v for k, v in state.items()}
+    np.testing.assert_allclose(torch_sequential_forward(renamed, obs), mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(modules["_actor"]["_log_std"], np.asarray(log_std)[0])
+    q = np.asarray(critic.apply(params["critic"], obs, act))
+    sa = np.concatenate([obs, act], axis=-1)
+    renamed = {k.replace("_mlp.", "net."): v for k, v in modules["_critic_2"].items()}
+    np.testing.assert_allclose(
+        torch_sequential_forward(renamed, sa)[:, 0], q[1], rtol=1e-5, atol=1e-6
+    )
+    # the harness's draws: AWAC's two per step, in CORL's order (critic target, then actor)
+    draws = parity.awac_draws(jax.random.key(4), parity.REFERENCES["awac"])
+    assert draws.shape == (2, 256, 6)
+    critic_key, actor_key = jax.random.split(jax.random.key(4))
+    np.testing.assert_array_equal(draws[1], jax.random.normal(actor_key, (256, 6)))

@@ -9,7 +9,6 @@ target-policy noise, the update's only random draw) by the harness's normals, ca
 `TD3_BC.train(batch)` STEPS times and writes its log dicts and its modules' state dicts.
 """
 
-import copy
 import importlib.util
 import json
 import sys
@@ -34,10 +33,11 @@ def stub(name: str) -> types.ModuleType:
     return module
 
 
-def load_reference(source: Path):
-    for name in ("d4rl", "gym", "wandb", "pyrallis"):
+def load_reference(source: Path, extra_stubs: tuple[str, ...] = ()):
+    """The reference file as a module, its training-script imports stubbed."""
+    for name in ("d4rl", "gym", "wandb", "pyrallis", *extra_stubs):
         sys.modules.setdefault(name, stub(name))
-    spec = importlib.util.spec_from_file_location("corl_td3_bc", source)
+    spec = importlib.util.spec_from_file_location(source.stem + "_reference", source)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -50,6 +50,16 @@ def load_modules(path: Path) -> dict:
             module, name = key.split("::", 1)
             out.setdefault(module, {})[name] = torch.from_numpy(f[key].copy())
     return out
+
+
+def save_modules(path: Path, trainer, names) -> None:
+    """The state dicts of `trainer`'s modules `names`, flattened as `module::key` arrays."""
+    flat = {
+        f"{name}::{key}": value.detach().numpy().copy()
+        for name in names
+        for key, value in getattr(trainer, name).state_dict().items()
+    }
+    np.savez(path, **flat)
 
 
 def main(source: str, directory: str, steps: str, agent_json: str) -> None:
@@ -78,7 +88,8 @@ def main(source: str, directory: str, steps: str, agent_json: str) -> None:
         policy_freq=hp["policy_delay"],
         alpha=hp["alpha"],
     )
-    noise = iter(torch.from_numpy(inputs["noise"].copy()))
+    draws = inputs["noise"]  # [steps, 1, B, |A|]: one draw per step
+    noise = iter(torch.from_numpy(draws.reshape((-1,) + draws.shape[2:]).copy()))
 
     def fed_randn_like(tensor, *args, **kwargs):
         draw = next(noise)
@@ -93,23 +104,9 @@ def main(source: str, directory: str, steps: str, agent_json: str) -> None:
                  f("terminated")[:, None]]  # fmt: skip
         logs.append(trainer.train(batch))
         if k + 1 in (1, steps):
-            modules = {
-                name: getattr(trainer, name)
-                for name in (
-                    "actor",
-                    "critic_1",
-                    "critic_2",
-                    "actor_target",
-                    "critic_1_target",
-                    "critic_2_target",
-                )  # fmt: skip
-            }
-            flat = {
-                f"{name}::{key}": value.detach().numpy()
-                for name, module in modules.items()
-                for key, value in copy.deepcopy(module.state_dict()).items()
-            }
-            np.savez(directory / f"after_{k + 1}.npz", **flat)
+            names = ("actor", "critic_1", "critic_2", "actor_target", "critic_1_target")
+            names += ("critic_2_target",)
+            save_modules(directory / f"after_{k + 1}.npz", trainer, names)
     (directory / "losses.json").write_text(json.dumps(logs))
 
 

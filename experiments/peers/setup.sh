@@ -2,7 +2,7 @@
 # Creates the peers' virtual environments (never touching jaxrl's own environment):
 #   $PEERS_DIR/d3rlpy : torch (CPU) + d3rlpy, for the offline peers
 #   $PEERS_DIR/brax   : an older jax + brax whose brax.training SAC runs, for the online peer
-#   $PEERS_DIR/torch  : torch (CPU) + numpy only, for experiments/parity.py's PyTorch references
+#   $PEERS_DIR/torch  : torch (CPU) + numpy + tqdm, for experiments/parity.py's PyTorch references
 # PEERS_DIR defaults to ~/.cache/jaxrl/peers. Idempotent: a venv whose marker file exists is kept.
 # Usage: bash experiments/peers/setup.sh [d3rlpy] [brax] [torch]
 set -u
@@ -55,7 +55,7 @@ for name in "${which[@]}"; do
       dir="$PEERS_DIR/torch"
       if [ ! -f "$dir/.ready" ]; then
         make_venv torch || { echo "peers: venv torch failed" >&2; continue; }
-        "$dir/bin/pip" install -q "torch==$TORCH_VERSION" "numpy" \
+        "$dir/bin/pip" install -q "torch==$TORCH_VERSION" "numpy" "tqdm" \
           && "$dir/bin/python" -c "import torch, numpy" \
           && touch "$dir/.ready" && echo "peers: torch ready at $dir" \
           || echo "peers: torch install failed" >&2
