@@ -14,6 +14,7 @@ Usage (the reference is cloned by the user; docs/PARITY.md gives the URL and the
     git clone https://github.com/corl-team/CORL /tmp/CORL && git -C /tmp/CORL checkout eeeeef2
     python experiments/parity.py td3bc --reference /tmp/CORL --steps 100
     python experiments/parity.py awac --reference /tmp/CORL --steps 100
+    python experiments/parity.py sacn --reference /tmp/CORL --steps 100 [--match corl_tanh_log_det]
 
 The conversion between parameter trees is tested in CI (tests/test_parity.py) against a
 stand-in reference written in the test; the harness itself is an experiment, not a test.
@@ -102,6 +103,29 @@ REFERENCES = {
             "tau": 0.005,
             "actor_lr": 3e-4,
             "critic_lr": 3e-4,
+        },
+    ),
+    "sacn": Reference(
+        algo="sacn",
+        repo="corl-team/CORL",
+        commit="eeeeef2671",
+        source="algorithms/offline/sac_n.py",
+        runner="corl_sacn.py",
+        venv="torch",
+        draws="sacn",
+        modules="sacn",
+        agent={
+            "actor_hidden_dims": (256, 256, 256),
+            "critic_hidden_dims": (256, 256, 256),
+            "num_critics": 10,
+            "log_std_min": -5.0,
+            "log_std_max": 2.0,
+            "init_temperature": 1.0,
+            "discount": 0.99,
+            "tau": 0.005,
+            "actor_lr": 3e-4,
+            "critic_lr": 3e-4,
+            "temperature_lr": 3e-4,
         },
     ),
 }
@@ -270,8 +294,52 @@ def awac_modules(params: dict, targets: dict) -> dict[str, dict[str, np.ndarray]
     }
 
 
-DRAWS = {"td3bc": td3bc_draws, "awac": awac_draws}
-MODULES = {"td3bc": td3bc_modules, "awac": awac_modules}
+def sacn_draws(key, ref: Reference) -> np.ndarray:
+    """SAC-N's three draws per step, in CORL's order: the temperature loss's action at s
+    (`alpha_key`), the actor loss's at s (`actor_key`), the critic target's at s'
+    (`target_key`), each `jax.random.normal(k, (B, |A|))` in `tanh_gaussian_sample`."""
+    import jax
+
+    shape = (ref.batch_size, ref.action_dim)
+    return np.stack([np.asarray(jax.random.normal(k, shape)) for k in jax.random.split(key, 3)])
+
+
+def vectorized_critic_to_torch(params: dict, prefix: str = "critic") -> dict[str, np.ndarray]:
+    """A jaxrl `QEnsemble` as CORL's `VectorizedCritic`: `VectorizedLinear` layers
+    `{prefix}.{2i}` hold the stacked kernels as they are ([E, in, out], no transpose) and the
+    biases as [E, 1, out]."""
+    inner = params["params"]["VmapQNetwork_0"]
+    hidden = inner["MLP_0"]
+    layers = [hidden[f"Dense_{i}"] for i in range(len(hidden))] + [inner["Dense_0"]]
+    out = {}
+    for i, layer in enumerate(layers):
+        out[f"{prefix}.{2 * i}.weight"] = np.asarray(layer["kernel"])
+        out[f"{prefix}.{2 * i}.bias"] = np.asarray(layer["bias"])[:, None, :]
+    return out
+
+
+def sacn_modules(params: dict, targets: dict) -> dict[str, dict[str, np.ndarray]]:
+    """jaxrl SAC-N parameters as CORL's: the actor (`trunk`, the `mu` and `log_sigma` heads),
+    the vectorized critic and its target, and `log_alpha` (jaxrl's temperature leaf is log α)."""
+    inner = params["actor"]["params"]
+    trunk = to_torch_sequential(
+        {"params": {"MLP_0": inner["MLP_0"], "Dense_0": inner["Dense_0"]}}, "trunk"
+    )
+    last = 2 * len(inner["MLP_0"])
+    actor = {k: v for k, v in trunk.items() if not k.startswith(f"trunk.{last}.")}
+    for name, head in (("mu", "Dense_0"), ("log_sigma", "Dense_1")):
+        actor[f"{name}.weight"] = np.ascontiguousarray(np.asarray(inner[head]["kernel"]).T)
+        actor[f"{name}.bias"] = np.asarray(inner[head]["bias"])
+    return {
+        "actor": actor,
+        "critic": vectorized_critic_to_torch(params["critic"]),
+        "target_critic": vectorized_critic_to_torch(targets["critic"]),
+        "log_alpha": {"value": np.asarray(params["temperature"], np.float32).reshape(1)},
+    }
+
+
+DRAWS = {"td3bc": td3bc_draws, "awac": awac_draws, "sacn": sacn_draws}
+MODULES = {"td3bc": td3bc_modules, "awac": awac_modules, "sacn": sacn_modules}
 
 
 def run_jaxrl(ref: Reference, inputs: dict, steps: int, seed: int = 0, perturb: float = 0.0):
@@ -374,7 +442,29 @@ def run_reference(ref: Reference, checkout: Path, python: Path, init, inputs, no
 # --- the report -------------------------------------------------------------------------------
 
 
-def compare(ref: Reference, checkout: Path, python: Path, steps: int) -> dict:
+def corl_tanh_log_det(pre_tanh):
+    """CORL's tanh correction, Σ log(1 − tanh(u)² + 1e-6) (`sac_n.py`, `Actor.forward`), in
+    place of jaxrl's exact Σ 2(log 2 − u − softplus(−2u))."""
+    import jax.numpy as jnp
+
+    return jnp.sum(jnp.log(1.0 - jnp.tanh(pre_tanh) ** 2 + 1e-6), axis=-1)
+
+
+#: Stand-ins for a jaxrl term that a reference computes otherwise: (module, name, stand-in).
+#: `--match NAME` runs jaxrl with it, to show that this term alone explains a difference.
+MATCHES = {
+    "corl_tanh_log_det": ("jaxrl.networks.distributions", "_tanh_log_det", corl_tanh_log_det)
+}
+
+
+def compare(
+    ref: Reference, checkout: Path, python: Path, steps: int, match: str | None = None
+) -> dict:
+    import importlib
+
+    if match is not None:  # before anything is traced: the jitted update reads it then
+        module, name, stand_in = MATCHES[match]
+        setattr(importlib.import_module(module), name, stand_in)
     inputs = make_inputs(ref, steps)
     ours = run_jaxrl(ref, inputs, steps)
     modules = MODULES[ref.modules]
@@ -408,6 +498,7 @@ def compare(ref: Reference, checkout: Path, python: Path, steps: int) -> dict:
         "algo": ref.algo,
         "reference": f"{ref.repo}@{ref.commit}:{ref.source}",
         "steps": steps,
+        "jaxrl term replaced by the reference's": match,
         "loss_max_abs_diff": loss_diff,
         "loss_max_rel_diff": relative,
         "param_max_abs_diff": param_diff,
@@ -425,10 +516,16 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--python", type=Path, default=None, help="the reference venv's python")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
+    parser.add_argument(
+        "--match",
+        choices=sorted(MATCHES),
+        default=None,
+        help="run jaxrl with one of its terms computed as the reference does (a diagnosis)",
+    )
     args = parser.parse_args(argv)
     ref = REFERENCES[args.algo]
     python = args.python or PEERS_DIR / ref.venv / "bin" / "python"
-    report = compare(ref, args.reference, python, args.steps)
+    report = compare(ref, args.reference, python, args.steps, args.match)
     text = json.dumps(report, indent=1, default=str)
     print(text)
     if args.json:

@@ -123,3 +123,53 @@ def test_awac_modules_are_corls_actor_and_critics():
     assert draws.shape == (2, 256, 6)
     critic_key, actor_key = jax.random.split(jax.random.key(4))
     np.testing.assert_array_equal(draws[1], jax.random.normal(actor_key, (256, 6)))
+
+
+def test_sacn_modules_are_corls_vectorized_critic_and_actor_heads():
+    """CORL's SAC-N: `VectorizedLinear` weights [E, in, out] as they are (y = x W + b, bias
+    [E, 1, out]); the actor's `trunk`, `mu` and `log_sigma`; `log_alpha` from the leaf."""
+    from jaxrl.networks import GaussianPolicy
+
+    obs = np.random.default_rng(5).normal(size=(4, 3)).astype(np.float32)
+    act = np.random.default_rng(6).uniform(-1, 1, (4, 2)).astype(np.float32)
+    actor, critic = GaussianPolicy(2, (8, 8, 8)), QEnsemble(3, (8, 8, 8))
+    params = {
+        "actor": jax.device_get(actor.init(jax.random.key(0), obs)),
+        "critic": jax.device_get(critic.init(jax.random.key(1), obs, act)),
+        "temperature": np.float32(0.25),
+    }
+    modules = parity.sacn_modules(params, {"critic": params["critic"]})
+    x = np.broadcast_to(np.concatenate([obs, act], -1), (3, 4, 5))
+    state = modules["critic"]
+    for i in range(4):
+        x = x @ state[f"critic.{2 * i}.weight"] + state[f"critic.{2 * i}.bias"]
+        x = np.maximum(x, 0.0) if i < 3 else x
+    q = np.asarray(critic.apply(params["critic"], obs, act))
+    np.testing.assert_allclose(x[..., 0], q, rtol=1e-5, atol=1e-6)
+    a = modules["actor"]
+    h = obs
+    for i in range(3):
+        h = np.maximum(h @ a[f"trunk.{2 * i}.weight"].T + a[f"trunk.{2 * i}.bias"], 0.0)
+    mean, log_std = actor.apply(params["actor"], obs)
+    np.testing.assert_allclose(h @ a["mu.weight"].T + a["mu.bias"], mean, rtol=1e-5, atol=1e-6)
+    raw = h @ a["log_sigma.weight"].T + a["log_sigma.bias"]
+    np.testing.assert_allclose(np.clip(raw, -20, 2), log_std, rtol=1e-5, atol=1e-6)
+    assert "trunk.6.weight" not in a  # the heads are not part of the trunk
+    np.testing.assert_array_equal(modules["log_alpha"]["value"], [0.25])
+    assert parity.sacn_draws(jax.random.key(7), parity.REFERENCES["sacn"]).shape == (3, 256, 6)
+
+
+def test_corl_tanh_log_det_is_the_exact_one_plus_its_epsilon():
+    """The diagnosis stand-in: log(1 − tanh² + 1e-6) exceeds jaxrl's exact form by about
+    1e-6 / (1 − tanh²(u)) per dimension: negligible near 0, dominant past |u| ≈ 7."""
+    import jax.numpy as jnp
+
+    from jaxrl.networks import distributions
+
+    u = jnp.array([[0.0, 0.5, -1.5, 3.0]])
+    exact = distributions._tanh_log_det(u)
+    np.testing.assert_allclose(parity.corl_tanh_log_det(u), exact, rtol=2e-4)
+    far = jnp.array([[9.0]])  # 1 − tanh² ≈ 6e-8 < 1e-6: the epsilon dominates
+    assert (
+        float(parity.corl_tanh_log_det(far)[0]) > float(distributions._tanh_log_det(far)[0]) + 2.0
+    )
