@@ -335,10 +335,10 @@ def make_agent(
     """An offline-to-online IQL-family agent whose online phase is IQL's (identity switch).
 
     `config` (an `AgentConfig`) carries the family's static fields by these names:
-    `hidden_dims`, `num_critics`, `value_layer_norm`, `init`, `max_weight`; its dynamic fields
+    `hidden_dims`, `num_critics`, `value_layer_norm`, `init`, `max_weight`,
+    `actor_lr_schedule` and `actor_lr_decay_steps` (`ACTOR_LR_SCHEDULES`); its dynamic fields
     (`config.hparams()`) include `beta`, `discount`, `tau`, `actor_lr`, `critic_lr`,
-    `value_lr`, `actor_lr_schedule` and `actor_lr_decay_steps` (`ACTOR_LR_SCHEDULES`),
-    `huber_delta` for the default critic term Σ_j mean Huber_δ (XQL's and
+    `value_lr`, `huber_delta` for the default critic term Σ_j mean Huber_δ (XQL's and
     f-DVL's, ALGORITHMS.md §22), and whatever `value_term` reads.
     """
     nets = make_networks(
