@@ -152,9 +152,16 @@ def to_torch_sequential(params: dict, prefix: str = "net") -> dict[str, np.ndarr
     against flax's [in, out])."""
     out = {}
     for i, layer in enumerate(mlp_dense_layers(params)):
-        out[f"{prefix}.{2 * i}.weight"] = np.ascontiguousarray(np.asarray(layer["kernel"]).T)
-        out[f"{prefix}.{2 * i}.bias"] = np.asarray(layer["bias"])
+        out.update(torch_linear(layer, f"{prefix}.{2 * i}"))
     return out
+
+
+def torch_linear(layer: dict, name: str) -> dict[str, np.ndarray]:
+    """One flax Dense as PyTorch's `Linear` `name`: weight = kernelᵀ ([out, in])."""
+    return {
+        f"{name}.weight": np.ascontiguousarray(np.asarray(layer["kernel"]).T),
+        f"{name}.bias": np.asarray(layer["bias"]),
+    }
 
 
 def from_torch_sequential(state: dict[str, np.ndarray], like: dict, prefix: str = "net") -> dict:
@@ -322,14 +329,11 @@ def sacn_modules(params: dict, targets: dict) -> dict[str, dict[str, np.ndarray]
     """jaxrl SAC-N parameters as CORL's: the actor (`trunk`, the `mu` and `log_sigma` heads),
     the vectorized critic and its target, and `log_alpha` (jaxrl's temperature leaf is log α)."""
     inner = params["actor"]["params"]
-    trunk = to_torch_sequential(
-        {"params": {"MLP_0": inner["MLP_0"], "Dense_0": inner["Dense_0"]}}, "trunk"
-    )
-    last = 2 * len(inner["MLP_0"])
-    actor = {k: v for k, v in trunk.items() if not k.startswith(f"trunk.{last}.")}
-    for name, head in (("mu", "Dense_0"), ("log_sigma", "Dense_1")):
-        actor[f"{name}.weight"] = np.ascontiguousarray(np.asarray(inner[head]["kernel"]).T)
-        actor[f"{name}.bias"] = np.asarray(inner[head]["bias"])
+    actor = {}
+    for i in range(len(inner["MLP_0"])):
+        actor.update(torch_linear(inner["MLP_0"][f"Dense_{i}"], f"trunk.{2 * i}"))
+    actor.update(torch_linear(inner["Dense_0"], "mu"))
+    actor.update(torch_linear(inner["Dense_1"], "log_sigma"))
     return {
         "actor": actor,
         "critic": vectorized_critic_to_torch(params["critic"]),

@@ -19,12 +19,12 @@ import torch
 import torch.distributions.normal as normal_module
 
 sys.path.insert(0, str(Path(__file__).parent))
-from corl_td3bc import load_modules, load_reference, save_modules  # noqa: E402
+from common import fed_draws, load_modules, load_reference, run_updates, save_modules  # noqa: E402
 
 
 def main(source: str, directory: str, steps: str, agent_json: str) -> None:
     directory, steps, hp = Path(directory), int(steps), json.loads(agent_json)
-    ref = load_reference(Path(source))  # tqdm: installed in the venv (torch probes for it)
+    ref = load_reference(Path(source))  # tqdm is installed in the venv (torch probes for it)
     init = load_modules(directory / "init.npz")
     inputs = np.load(directory / "inputs.npz")
     state_dim, action_dim = inputs["obs"].shape[-1], inputs["action"].shape[-1]
@@ -46,25 +46,12 @@ def main(source: str, directory: str, steps: str, agent_json: str) -> None:
         awac_lambda=hp["awac_lambda"],
         exp_adv_max=hp["max_weight"],
     )
-    draws = inputs["noise"]  # [steps, 2, B, |A|]: the critic's draw, then the actor's
-    noise = iter(torch.from_numpy(draws.reshape((-1,) + draws.shape[2:]).copy()))
-
-    def fed_standard_normal(shape, dtype, device):
-        draw = next(noise)
-        assert tuple(draw.shape) == tuple(shape), (draw.shape, shape)
-        return draw.to(dtype)
-
-    normal_module._standard_normal = fed_standard_normal  # Normal.rsample's ε
+    next_draw = fed_draws(inputs)  # the critic's draw, then the actor's, each step
+    normal_module._standard_normal = lambda shape, dtype, device: next_draw(shape, dtype)
     names = ("_actor", "_critic_1", "_critic_2", "_target_critic_1", "_target_critic_2")
-    logs = []
-    for k in range(steps):
-        f = lambda name, k=k: torch.from_numpy(inputs[name][k].copy())  # noqa: E731
-        batch = [f("obs"), f("action"), f("reward")[:, None], f("next_obs"),
-                 f("terminated")[:, None]]  # fmt: skip
-        logs.append(trainer.update(batch))
-        if k + 1 in (1, steps):
-            save_modules(directory / f"after_{k + 1}.npz", trainer, names)
-    (directory / "losses.json").write_text(json.dumps(logs))
+    run_updates(
+        trainer.update, inputs, steps, directory, lambda path: save_modules(path, trainer, names)
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import torch
 import torch.distributions.normal as normal_module
 
 sys.path.insert(0, str(Path(__file__).parent))
-from corl_td3bc import load_modules, load_reference  # noqa: E402
+from common import fed_draws, load_modules, load_reference, run_updates, save_modules  # noqa: E402
 
 
 def main(source: str, directory: str, steps: str, agent_json: str) -> None:
@@ -46,30 +46,14 @@ def main(source: str, directory: str, steps: str, agent_json: str) -> None:
     with torch.no_grad():
         trainer.log_alpha.copy_(init["log_alpha"]["value"])
     trainer.alpha = trainer.log_alpha.exp().detach()
-    draws = inputs["noise"]  # [steps, 3, B, |A|]: temperature's, actor's, critic target's
-    noise = iter(torch.from_numpy(draws.reshape((-1,) + draws.shape[2:]).copy()))
+    next_draw = fed_draws(inputs)  # temperature's, actor's, critic target's, each step
+    normal_module._standard_normal = lambda shape, dtype, device: next_draw(shape, dtype)
 
-    def fed_standard_normal(shape, dtype, device):
-        draw = next(noise)
-        assert tuple(draw.shape) == tuple(shape), (draw.shape, shape)
-        return draw.to(dtype)
+    def save(path):
+        log_alpha = {"log_alpha::value": trainer.log_alpha.detach().numpy().copy()}
+        save_modules(path, trainer, ("actor", "critic", "target_critic"), log_alpha)
 
-    normal_module._standard_normal = fed_standard_normal  # Normal.rsample's ε
-    logs = []
-    for k in range(steps):
-        f = lambda name, k=k: torch.from_numpy(inputs[name][k].copy())  # noqa: E731
-        batch = [f("obs"), f("action"), f("reward")[:, None], f("next_obs"),
-                 f("terminated")[:, None]]  # fmt: skip
-        logs.append(trainer.update(batch))
-        if k + 1 in (1, steps):
-            flat = {
-                f"{name}::{key}": value.detach().numpy().copy()
-                for name in ("actor", "critic", "target_critic")
-                for key, value in getattr(trainer, name).state_dict().items()
-            }
-            flat["log_alpha::value"] = trainer.log_alpha.detach().numpy().copy()
-            np.savez(directory / f"after_{k + 1}.npz", **flat)
-    (directory / "losses.json").write_text(json.dumps(logs))
+    run_updates(trainer.update, inputs, steps, directory, save)
 
 
 if __name__ == "__main__":
