@@ -55,6 +55,8 @@ class Reference:
     obs_dim: int = 17  # halfcheetah's sizes
     action_dim: int = 6
     batch_size: int = 256
+    losses: tuple[str, ...] = ("critic_loss", "actor_loss")  # compared, by jaxrl's names
+    reference_agent: dict[str, Any] = dataclasses.field(default_factory=dict)  # runner-only
 
 
 REFERENCES = {
@@ -103,6 +105,36 @@ REFERENCES = {
             "tau": 0.005,
             "actor_lr": 3e-4,
             "critic_lr": 3e-4,
+        },
+    ),
+    "iql": Reference(
+        algo="iql",
+        repo="ikostrikov/implicit_q_learning",
+        commit="09d7002",
+        source="learner.py",
+        runner="ikostrikov_iql.py",
+        venv="jax",
+        draws="none",
+        modules="iql_ikostrikov",
+        losses=("critic_loss", "value_loss", "actor_loss"),
+        agent={
+            "hidden_dims": (256, 256),
+            "num_critics": 2,
+            "expectile": 0.7,  # configs/mujoco_config.py
+            "beta": 3.0,  # its `temperature`
+            "max_weight": 100.0,
+            "discount": 0.99,
+            "tau": 0.005,
+            "actor_lr": 3e-4,
+            "critic_lr": 3e-4,
+            "value_lr": 3e-4,
+            "critic_loss": "mse_sum",  # ((q1 − y)² + (q2 − y)²).mean()
+            "update_order": "value_first",  # V, then the actor and Q on the new V
+            "log_std_min": -5.0,  # Learner(log_std_min=-5.0)
+            # train_offline.py: optax.cosine_decay_schedule(-actor_lr, max_steps); a short
+            # period here, so that the schedule itself is compared within the run
+            "actor_lr_schedule": "cosine_decay",
+            "actor_lr_decay_steps": 150,
         },
     ),
     "sacn": Reference(
@@ -342,8 +374,59 @@ def sacn_modules(params: dict, targets: dict) -> dict[str, dict[str, np.ndarray]
     }
 
 
-DRAWS = {"td3bc": td3bc_draws, "awac": awac_draws, "sacn": sacn_draws}
-MODULES = {"td3bc": td3bc_modules, "awac": awac_modules, "sacn": sacn_modules}
+def no_draws(key, ref: Reference) -> np.ndarray:
+    """An update that draws nothing (IQL without dropout): no normals to feed."""
+    del key
+    return np.zeros((0, ref.batch_size, ref.action_dim), np.float32)
+
+
+# --- flax references: parameters as "path/to/leaf" of the reference's own module tree ------
+
+
+def flax_mlp(layers: list[dict], name: str = "MLP_0") -> dict[str, np.ndarray]:
+    """Dense layers as one flax `MLP` submodule `name` of `Dense_i` layers (kernels [in, out]
+    as flax keeps them), flattened to "name/Dense_i/kernel" paths."""
+    out = {}
+    for i, layer in enumerate(layers):
+        for leaf in ("kernel", "bias"):
+            out[f"{name}/Dense_{i}/{leaf}"] = np.asarray(layer[leaf])
+    return out
+
+
+def ikostrikov_double_critic(params: dict) -> dict[str, np.ndarray]:
+    """A jaxrl twin `QEnsemble` as implicit_q_learning's `DoubleCritic`: `Critic_j/MLP_0`
+    of 2 hidden layers and the head, `MLP((*hidden_dims, 1))`."""
+    inner = params["params"]["VmapQNetwork_0"]
+    out = {}
+    for j in range(np.asarray(inner["Dense_0"]["kernel"]).shape[0]):
+        layers = mlp_dense_layers({"params": _index_tree(inner, j)})
+        out.update({f"Critic_{j}/{k}": v for k, v in flax_mlp(layers).items()})
+    return out
+
+
+def iql_ikostrikov_modules(params: dict, targets: dict) -> dict[str, dict[str, np.ndarray]]:
+    """jaxrl IQL parameters as implicit_q_learning's: the `NormalTanhPolicy` (`MLP_0`, the
+    mean head `Dense_0`, the state-independent `log_stds`), the `DoubleCritic`, the
+    `ValueCritic` (`MLP_0` with the head as its last Dense) and the target critic."""
+    actor = flax_mlp(mlp_dense_layers(params["actor"])[:-1])
+    head = params["actor"]["params"]["Dense_0"]
+    actor.update({"Dense_0/kernel": np.asarray(head["kernel"]), "Dense_0/bias": head["bias"]})
+    actor["log_stds"] = np.asarray(params["actor"]["params"]["log_std"])
+    return {
+        "actor": {k: np.asarray(v) for k, v in actor.items()},
+        "critic": ikostrikov_double_critic(params["critic"]),
+        "value": flax_mlp(mlp_dense_layers(params["value"])),
+        "target_critic": ikostrikov_double_critic(targets["critic"]),
+    }
+
+
+DRAWS = {"td3bc": td3bc_draws, "awac": awac_draws, "sacn": sacn_draws, "none": no_draws}
+MODULES = {
+    "td3bc": td3bc_modules,
+    "awac": awac_modules,
+    "sacn": sacn_modules,
+    "iql_ikostrikov": iql_ikostrikov_modules,
+}
 
 
 def run_jaxrl(ref: Reference, inputs: dict, steps: int, seed: int = 0, perturb: float = 0.0):
@@ -352,19 +435,30 @@ def run_jaxrl(ref: Reference, inputs: dict, steps: int, seed: int = 0, perturb: 
     Step k's key is `fold_in(key(seed + 1), k)`; `DRAWS[ref.draws]` gives the normals the
     update draws from it, which the reference is fed in place of its own. `perturb` scales
     every initial parameter by (1 + perturb): the control run, jaxrl against itself moved by
-    about one float32 rounding, shows how far rounding alone drifts in K steps.
+    about one float32 rounding, shows how far rounding alone drifts in K steps (`compare` also
+    runs the second control: every batch's floats moved by (1 + perturb), a rounding-sized
+    difference entering at every step, as a second implementation's rounding does).
     """
     import jax
     import jax.numpy as jnp
 
+    from jaxrl.agents.base import dynamic_names, hparams_class
     from jaxrl.agents.registry import agent_config, make_agent
     from jaxrl.specs import EnvSpec
     from jaxrl.types import Transition
 
-    agent = make_agent(
-        ref.algo, agent_config(ref.algo, ref.agent), EnvSpec(ref.obs_dim, ref.action_dim)
-    )
-    state = agent.init(jax.random.key(seed))
+    config = agent_config(ref.algo, ref.agent)
+    agent = make_agent(ref.algo, config, EnvSpec(ref.obs_dim, ref.action_dim))
+    hparams = None
+    if jax.config.jax_enable_x64:  # `--x64`: the hyperparameters from their Python values
+        names = dynamic_names(config)
+        values = {n: jnp.asarray(getattr(config, n), jnp.float64) for n in names}
+        hparams = hparams_class(type(config))(**values)
+    state = agent.init(jax.random.key(seed), hparams)
+    if jax.config.jax_enable_x64:  # and every other float of the state in float64
+        state = jax.tree.map(
+            lambda x: x.astype(jnp.float64) if jnp.issubdtype(x.dtype, jnp.floating) else x, state
+        )
     if perturb:
         moved = jax.tree.map(lambda x: x * (1.0 + perturb), state.params)
         state = state.replace(
@@ -386,7 +480,7 @@ def run_jaxrl(ref: Reference, inputs: dict, steps: int, seed: int = 0, perturb: 
             mc_return=jnp.zeros(ref.batch_size),
         )
         state, metrics = update(state, batch, keys[k])
-        losses.append({name: float(metrics[name]) for name in ("critic_loss", "actor_loss")})
+        losses.append({name: float(metrics[name]) for name in ref.losses})
         if k + 1 in (1, steps):
             after[k + 1] = jax.device_get((state.params, state.target_params))
     return {"initial": initial, "noise": noise, "losses": losses, "after": after}
@@ -410,7 +504,9 @@ def _load_modules(path: Path) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def run_reference(ref: Reference, checkout: Path, python: Path, init, inputs, noise, steps):
+def run_reference(
+    ref: Reference, checkout: Path, python: Path, init, inputs, noise, steps, x64: bool = False
+):
     """Runs the reference's runner in its venv; returns its per-step losses and state dicts."""
     source = checkout / ref.source
     if not source.is_file():
@@ -433,9 +529,10 @@ def run_reference(ref: Reference, checkout: Path, python: Path, init, inputs, no
             str(source),
             str(tmp),
             str(steps),
-            json.dumps(ref.agent),
+            json.dumps({**ref.agent, **ref.reference_agent}),
         ]
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        env = {**os.environ, "JAXRL_PARITY_X64": "1" if x64 else "0"}
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if done.returncode:
             raise RuntimeError(f"the reference runner failed:\n{done.stderr[-4000:]}")
         losses = json.loads((tmp / "losses.json").read_text())
@@ -462,7 +559,12 @@ MATCHES = {
 
 
 def compare(
-    ref: Reference, checkout: Path, python: Path, steps: int, match: str | None = None
+    ref: Reference,
+    checkout: Path,
+    python: Path,
+    steps: int,
+    match: str | None = None,
+    x64: bool = False,
 ) -> dict:
     import importlib
 
@@ -470,12 +572,21 @@ def compare(
         module, name, stand_in = MATCHES[match]
         setattr(importlib.import_module(module), name, stand_in)
     inputs = make_inputs(ref, steps)
+    if x64:
+        if ref.venv != "jax":
+            raise ValueError(f"--x64 runs JAX references only; {ref.algo}'s runs in {ref.venv}")
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        inputs = {k: v.astype(np.float64) for k, v in inputs.items()}
     ours = run_jaxrl(ref, inputs, steps)
     modules = MODULES[ref.modules]
     init = modules(*ours["initial"])
-    theirs, their_after = run_reference(ref, checkout, python, init, inputs, ours["noise"], steps)
+    theirs, their_after = run_reference(
+        ref, checkout, python, init, inputs, ours["noise"], steps, x64
+    )
     loss_diff = {}
-    for name in ("critic_loss", "actor_loss"):
+    for name in ref.losses:
         per_step = [
             abs(o[name] - t[name])
             for o, t in zip(ours["losses"], theirs, strict=True)
@@ -484,30 +595,41 @@ def compare(
         loss_diff[name] = {"step 1": per_step[0] if per_step else None, "max": max(per_step)}
     param_diff = {}
     control = run_jaxrl(ref, inputs, steps, perturb=CONTROL_PERTURBATION)
-    control_diff = {}
+    moved_inputs = {
+        k: v * np.float32(1.0 + CONTROL_PERTURBATION) if k != "terminated" else v
+        for k, v in inputs.items()
+    }
+    input_control = run_jaxrl(ref, moved_inputs, steps)
+    control_diff, input_control_diff = {}, {}
     for k in (1, steps):
         mine = modules(*ours["after"][k])
         param_diff[k] = {m: diff_profile(mine[m], their_after[k][m]) for m in mine}
         moved = modules(*control["after"][k])
         control_diff[k] = {m: diff_profile(mine[m], moved[m]) for m in mine}
+        moved = modules(*input_control["after"][k])
+        input_control_diff[k] = {m: diff_profile(mine[m], moved[m]) for m in mine}
     relative = {
         name: max(
             abs(o[name] - t[name]) / max(abs(t[name]), 1e-12)
             for o, t in zip(ours["losses"], theirs, strict=True)
             if name in t
         )
-        for name in ("critic_loss", "actor_loss")
+        for name in ref.losses
     }
     return {
         "algo": ref.algo,
         "reference": f"{ref.repo}@{ref.commit}:{ref.source}",
         "steps": steps,
         "jaxrl term replaced by the reference's": match,
+        "dtype": "float64" if x64 else "float32",
         "loss_max_abs_diff": loss_diff,
         "loss_max_rel_diff": relative,
         "param_max_abs_diff": param_diff,
         f"control_param_diff (jaxrl vs jaxrl, initial params x (1 + {CONTROL_PERTURBATION}))": (
             control_diff
+        ),
+        f"control_input_diff (jaxrl vs jaxrl, batch floats x (1 + {CONTROL_PERTURBATION}))": (
+            input_control_diff
         ),
         "losses_first_steps": {"jaxrl": ours["losses"][:4], "reference": theirs[:4]},
     }
@@ -526,10 +648,15 @@ def main(argv=None) -> int:
         default=None,
         help="run jaxrl with one of its terms computed as the reference does (a diagnosis)",
     )
+    parser.add_argument(
+        "--x64",
+        action="store_true",
+        help="both sides in float64 (JAX references): what remains is not float32 rounding",
+    )
     args = parser.parse_args(argv)
     ref = REFERENCES[args.algo]
     python = args.python or PEERS_DIR / ref.venv / "bin" / "python"
-    report = compare(ref, args.reference, python, args.steps, args.match)
+    report = compare(ref, args.reference, python, args.steps, args.match, args.x64)
     text = json.dumps(report, indent=1, default=str)
     print(text)
     if args.json:

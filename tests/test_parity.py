@@ -173,3 +173,55 @@ def test_corl_tanh_log_det_is_the_exact_one_plus_its_epsilon():
     assert (
         float(parity.corl_tanh_log_det(far)[0]) > float(distributions._tanh_log_det(far)[0]) + 2.0
     )
+
+
+def flax_mlp_forward(tree: dict, prefix: str, x: np.ndarray) -> np.ndarray:
+    """The stand-in flax reference: implicit_q_learning's `MLP` under `prefix` (`Dense_i`
+    kernels [in, out], ReLU between, none after the last)."""
+    n = len({k.split("/")[-2] for k in tree if k.startswith(prefix + "/Dense_")})
+    for i in range(n):
+        x = x @ tree[f"{prefix}/Dense_{i}/kernel"] + tree[f"{prefix}/Dense_{i}/bias"]
+        x = np.maximum(x, 0.0) if i + 1 < n else x
+    return x
+
+
+def test_iql_modules_are_implicit_q_learnings_flax_trees():
+    """implicit_q_learning: `DoubleCritic` = `Critic_j/MLP_0` with the head as the last Dense,
+    `ValueCritic` likewise, the actor's `MLP_0` (activated at the end), mean head `Dense_0`
+    and the state-independent `log_stds`."""
+    from jaxrl.networks import GaussianPolicy, ValueNetwork
+
+    obs = np.random.default_rng(8).normal(size=(4, 3)).astype(np.float32)
+    act = np.random.default_rng(9).uniform(-1, 1, (4, 2)).astype(np.float32)
+    actor = GaussianPolicy(2, (8, 8), std_mode="param", tanh_mean=True)
+    critic, value = QEnsemble(2, (8, 8)), ValueNetwork((8, 8))
+    params = {
+        "actor": jax.device_get(actor.init(jax.random.key(0), obs)),
+        "critic": jax.device_get(critic.init(jax.random.key(1), obs, act)),
+        "value": jax.device_get(value.init(jax.random.key(2), obs)),
+    }
+    modules = parity.iql_ikostrikov_modules(params, {"critic": params["critic"]})
+    assert sorted(modules) == ["actor", "critic", "target_critic", "value"]
+    assert sorted(modules["value"]) == [
+        f"MLP_0/Dense_{i}/{p}" for i in range(3) for p in ("bias", "kernel")
+    ]
+    q = np.asarray(critic.apply(params["critic"], obs, act))
+    sa = np.concatenate([obs, act], axis=-1)
+    for j in range(2):
+        out = flax_mlp_forward(modules["critic"], f"Critic_{j}/MLP_0", sa)[:, 0]
+        np.testing.assert_allclose(out, q[j], rtol=1e-5, atol=1e-6)
+    v = flax_mlp_forward(modules["value"], "MLP_0", obs)[:, 0]
+    np.testing.assert_allclose(v, value.apply(params["value"], obs), rtol=1e-5, atol=1e-6)
+    a = modules["actor"]
+    h = np.maximum(flax_mlp_forward(a, "MLP_0", obs), 0.0)  # activate_final=True
+    mean, log_std = actor.apply(params["actor"], obs)
+    head = np.tanh(h @ a["Dense_0/kernel"] + a["Dense_0/bias"])  # tanh_squash off: tanh(μ)
+    np.testing.assert_allclose(head, mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(a["log_stds"], np.asarray(log_std)[0])
+    none = parity.no_draws(jax.random.key(0), parity.REFERENCES["iql"])
+    assert none.size == 0
+
+
+def test_x64_is_refused_for_torch_references():
+    with pytest.raises(ValueError, match="--x64 runs JAX references only"):
+        parity.compare(parity.REFERENCES["td3bc"], parity.ROOT, parity.ROOT, 1, x64=True)

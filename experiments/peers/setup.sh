@@ -3,8 +3,9 @@
 #   $PEERS_DIR/d3rlpy : torch (CPU) + d3rlpy, for the offline peers
 #   $PEERS_DIR/brax   : an older jax + brax whose brax.training SAC runs, for the online peer
 #   $PEERS_DIR/torch  : torch (CPU) + numpy + tqdm, for experiments/parity.py's PyTorch references
+#   $PEERS_DIR/jax    : jax 0.4.30 + flax 0.8.5 + optax + tfp + distrax, for its JAX references
 # PEERS_DIR defaults to ~/.cache/jaxrl/peers. Idempotent: a venv whose marker file exists is kept.
-# Usage: bash experiments/peers/setup.sh [d3rlpy] [brax] [torch]
+# Usage: bash experiments/peers/setup.sh [d3rlpy] [brax] [torch] [jax]
 set -u
 PEERS_DIR="${PEERS_DIR:-$HOME/.cache/jaxrl/peers}"
 PY="${PEERS_PYTHON:-python3}"
@@ -60,6 +61,20 @@ for name in "${which[@]}"; do
           && touch "$dir/.ready" && echo "peers: torch ready at $dir" \
           || echo "peers: torch install failed" >&2
       fi ;;
-    *) echo "peers: unknown peer $name (allowed: d3rlpy brax torch)" >&2 ;;
+    jax)
+      dir="$PEERS_DIR/jax"
+      if [ ! -f "$dir/.ready" ]; then
+        make_venv jax || { echo "peers: venv jax failed" >&2; continue; }
+        # The JAX references pin jax 0.4.1 / flax 0.6.1 (CORL) or jax >= 0.2.27 (IQL); no
+        # jaxlib older than 0.4.13 exists for Python 3.11, so the oldest mutually compatible
+        # 2024 set (the brax peer's) stands in; docs/PARITY.md lists the compatibility shims.
+        "$dir/bin/pip" install -q "jax==$BRAX_JAX" "jaxlib==$BRAX_JAX" "flax==0.8.5" \
+          "optax==0.2.3" "chex==0.1.86" "distrax==0.1.5" "tensorflow-probability==0.24.0" \
+          "numpy<2" "scipy<1.14" "ml_collections" "absl-py" \
+          && "$dir/bin/python" -c "import flax, optax, distrax, tensorflow_probability.substrates.jax" \
+          && touch "$dir/.ready" && echo "peers: jax ready at $dir" \
+          || echo "peers: jax install failed" >&2
+      fi ;;
+    *) echo "peers: unknown peer $name (allowed: d3rlpy brax torch jax)" >&2 ;;
   esac
 done

@@ -287,9 +287,10 @@ def is_online(state: AgentState) -> jax.Array:
 
 
 def set_learning_rate(opt_state: Any, value: float | jax.Array) -> Any:
-    """A copy of an `inject_hyperparams` state with a new learning rate."""
+    """A copy of an `inject_hyperparams` state with a new learning rate (float32; float64
+    when x64 is enabled, as experiments/parity.py --x64 runs)."""
     hp = dict(opt_state.hyperparams)
-    hp["learning_rate"] = jnp.asarray(value, jnp.float32)
+    hp["learning_rate"] = jnp.asarray(value, jax.dtypes.canonicalize_dtype(jnp.float64))
     return opt_state._replace(hyperparams=hp)
 
 

@@ -92,3 +92,34 @@ def test_iql_cosine_actor_lr_follows_corl_cosine_annealing():
     assert float(s.opt_states["actor"].hyperparams["learning_rate"]) == pytest.approx(lr)
     with pytest.raises(ValueError, match="actor_lr_schedule='linear'; allowed"):
         make_agent("iql", agent_config("iql", {"actor_lr_schedule": "linear"}), SPEC)
+
+
+def test_the_authors_options_sum_the_critic_losses_and_step_v_first():
+    """implicit_q_learning's own update (docs/PARITY.md): Σ_j MSE_j (twice CORL's ½Σ_j) and V
+    stepped before the actor's advantage and the critic's V(s'); unknown values refused."""
+    from jaxrl.types import Transition
+
+    spec = EnvSpec(3, 2)
+    rng = np.random.default_rng(0)
+    batch = Transition(
+        obs=rng.normal(size=(8, 3)).astype(np.float32),
+        action=rng.uniform(-0.9, 0.9, (8, 2)).astype(np.float32),
+        reward=rng.normal(size=8).astype(np.float32),
+        terminated=np.zeros(8, np.float32),
+        truncated=np.zeros(8, np.float32),
+        next_obs=rng.normal(size=(8, 3)).astype(np.float32),
+        mc_return=np.zeros(8, np.float32),
+    )
+
+    def metrics(**fields):
+        agent = make_agent("iql", agent_config("iql", {"hidden_dims": (8,), **fields}), spec)
+        return agent.update(agent.init(jax.random.key(0)), batch, jax.random.key(1))[1]
+
+    base, summed = metrics(), metrics(critic_loss="mse_sum")
+    np.testing.assert_allclose(summed["critic_loss"], 2 * base["critic_loss"], rtol=1e-6)
+    first = metrics(update_order="value_first")
+    np.testing.assert_allclose(first["value_loss"], base["value_loss"], rtol=1e-6)
+    assert abs(float(first["adv_mean"]) - float(base["adv_mean"])) > 1e-6  # the new V
+    for field, value in (("critic_loss", "l1"), ("update_order", "iql")):
+        with pytest.raises(ValueError, match=f"{field}='{value}'; allowed"):
+            metrics(**{field: value})

@@ -88,8 +88,8 @@ def test_awr_actor_loss_deterministic_and_gaussian():
 
 @pytest.mark.parametrize("order", family.ORDERS)
 def test_update_orders_against_steps_built_here(order):
-    """ "iql": every loss from the parameters before the step; "xql": the actor's advantage and
-    the critic's V(s') use the V after its step."""
+    """ "simultaneous": every loss from the parameters before the step; "value_first": the
+    actor's advantage and the critic's V(s') use the V after its step."""
     spec = EnvSpec(3, 2)
     nets = family.make_networks(spec, (8,))
     hp = make_hparams(
@@ -125,7 +125,7 @@ def test_update_orders_against_steps_built_here(order):
     vp, _ = apply_grads(
         nets.txs["value"], p["value"], state.opt_states["value"], jax.grad(v_loss)(p["value"])
     )
-    v_used = p["value"] if order == "iql" else vp
+    v_used = p["value"] if order == "simultaneous" else vp
     adv = q_bar - nets.value.apply(v_used, b.obs)
     w = jnp.minimum(jnp.exp(3.0 * adv), 100.0)
     y = b.reward + 0.9 * (1 - b.terminated) * nets.value.apply(v_used, b.next_obs)

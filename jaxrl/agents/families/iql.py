@@ -10,7 +10,7 @@ order of steps (ALGORITHMS.md §4.1 IQL, §11 RIQL, §7 FamO2O, §22 XQL and f-D
 ...     nets,
 ...     value_term=lambda x, hp: expectile_loss(x, hp.expectile),
 ...     critic_term=lambda q, y, hp: ensemble_td_loss(q, y, "mean"),
-...     order="iql",
+...     order="simultaneous",
 ... )
 
 Shapes: `obs` [B, |S|], `action` [B, |A|], critic outputs [C, B], V [B].
@@ -33,10 +33,11 @@ from jaxrl.ops import awr_weights, polyak, reduce_ensemble, td_target
 from jaxrl.specs import EnvSpec
 from jaxrl.types import Transition
 
-#: "iql": every loss from the parameters before the step, V's advantage included (CORL's IQL,
-#: `algorithms/finetune/iql.py`). "xql": V first; the actor's advantage and the critic's V(s')
-#: use the updated V (Div99/XQL `learner.py`; FamO2O's reference order as well).
-ORDERS = ("iql", "xql")
+#: "simultaneous": every loss from the parameters before the step, V's advantage included
+#: (CORL's IQL, `algorithms/finetune/iql.py`). "value_first": V first; the actor's advantage
+#: and the critic's V(s') use the updated V (ikostrikov/implicit_q_learning `learner.py`, the
+#: authors' own; Div99/XQL `learner.py`; FamO2O's reference order as well).
+ORDERS = ("simultaneous", "value_first")
 
 #: x [B] of one batch, hparams -> per-sample loss [B] (a batch statistic may enter, e.g. XQL's
 #: batch-max rescaling).
@@ -203,7 +204,7 @@ def make_update(
     nets: Networks,
     value_term: ValueLoss,
     critic_term: CriticLoss,
-    order: str = "iql",
+    order: str = "simultaneous",
     q_reduction: str = "min",
     target_clip: tuple[float, float] | None = None,
     max_weight: float = 100.0,
@@ -239,14 +240,14 @@ def make_update(
         q_all = critic.apply(state.target_params["critic"], batch.obs, batch.action)
         rho = hp.q_quantile if q_reduction == "quantile" else 0.25  # ρ only read there
         q_target = reduce_ensemble(q_all, q_reduction, quantile=rho)
-        if order == "iql":
+        if order == "simultaneous":
             v_next = value.apply(params["value"], batch.next_obs)
         per_sample = lambda x: value_term(x, hp)  # noqa: E731
         (v_loss, v), v_grads = jax.value_and_grad(value_loss, has_aux=True)(
             params["value"], value, batch.obs, q_target, per_sample
         )
         grads = {"value": v_grads}
-        if order == "xql":
+        if order == "value_first":
             params["value"], opts["value"] = base.apply_grads(
                 txs["value"], params["value"], opts["value"], v_grads
             )
@@ -267,7 +268,8 @@ def make_update(
                 opts["actor"],
                 actor_learning_rate(actor_lr_schedule, hp.actor_lr, state.step, actor_lr_period),
             )
-        for name in ("value", "critic", "actor") if order == "iql" else ("critic", "actor"):
+        stepped = ("critic", "actor") if order == "value_first" else ("value", "critic", "actor")
+        for name in stepped:
             params[name], opts[name] = base.apply_grads(
                 txs[name], params[name], opts[name], grads[name]
             )
@@ -329,7 +331,7 @@ def make_agent(
     spec: EnvSpec,
     value_term: ValueLoss,
     critic_term: CriticLoss | None = None,
-    order: str = "xql",
+    order: str = "value_first",
     log_std_min: float = -5.0,
 ) -> Agent:
     """An offline-to-online IQL-family agent whose online phase is IQL's (identity switch).

@@ -20,7 +20,14 @@ class IQLConfig(AgentConfig):
     layer_norm: str = "none"  # LayerNorm placement in the critics and value
     q_reduction: str = "min"  # critic ensemble → V's target: "min" | "quantile" (RIQL)
     q_quantile: float = dynamic(0.25)  # ρ of the "quantile" reduction (RIQL)
-    critic_loss: str = "mse"  # "mse" | "huber" (RIQL, δ = 1/huber_sigma²)
+    # "mse": ½ Σ_j MSE_j (CORL) | "mse_sum": Σ_j MSE_j (implicit_q_learning) | "huber" (RIQL,
+    # δ = 1/huber_sigma²)
+    critic_loss: str = "mse"
+    # "simultaneous": every loss from the parameters before the step (CORL) | "value_first":
+    # V steps first, the actor's advantage and the critic's V(s') use the new V (the authors'
+    # ikostrikov/implicit_q_learning `learner.py`)
+    update_order: str = "simultaneous"
+    log_std_min: float = -20.0  # clip of the actor's log σ (CORL −20; implicit_q_learning −5)
     huber_sigma: float = dynamic(1.0)  # σ of RIQL's Huber loss
     target_clip: tuple[float, float] | None = None  # clip of the TD target (RIQL)
     expectile: float = dynamic(0.7)  # τ of the value expectile loss

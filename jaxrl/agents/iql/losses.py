@@ -30,6 +30,16 @@ def mse_critic_term(q: jax.Array, target: jax.Array) -> jax.Array:
     return ensemble_td_loss(q, target, "mean")
 
 
+def mse_sum_critic_term(q: jax.Array, target: jax.Array) -> jax.Array:
+    """Σ_j mean_B (Q_j(s,a) − y)², the sum over the critics (twice `mse_critic_term` for twin
+    critics; the gradient direction is the same, Adam's step nearly so).
+
+    References: ikostrikov/implicit_q_learning `critic.py` `update_q`, ((q1 − y)² + (q2 − y)²)
+    averaged over the batch.
+    """
+    return ensemble_td_loss(q, target, "sum")
+
+
 def huber_critic_term(q: jax.Array, target: jax.Array, delta: float | jax.Array) -> jax.Array:
     """mean_{k,B} H_δ(Q_k(s,a) − y), H_δ PyTorch's `smooth_l1_loss` (δ = 1/σ²).
 
